@@ -1,0 +1,105 @@
+"""The budget: what 100% is, what each step costs, and how far along a run is.
+
+A run with budget ``b`` of a reference schedule of ``E`` epochs over ``N`` training samples visits
+``n = round(b N)`` samples per epoch and may spend ``E n`` backward-sample units in all, so it takes
+``b`` times the iterations of full training (Arazo et al., BMVC 2021: the epoch count is kept, each epoch
+is a fresh subset of ``b N`` samples). Methods that forward samples they do not back-propagate are
+charged for those passes too: with ``unit="compute"`` a forward pass of one sample costs 1 and its
+backward pass 2 (so an ordinary training sample costs 3), and the budget is ``3 E n`` such units.
+Progress ``= spent / total`` drives the learning-rate schedule.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+BUDGET_UNITS = ("backward", "compute")
+_FORWARD_COST = {"backward": 0, "compute": 1}
+_BACKWARD_COST = {"backward": 1, "compute": 2}
+
+
+@dataclass(frozen=True)
+class Budget:
+    """A fraction of the reference schedule, resolved to sample counts for one dataset."""
+
+    fraction: float
+    epochs: int
+    num_train: int
+    unit: str = "backward"
+
+    def __post_init__(self) -> None:
+        if not 0 < self.fraction <= 1:
+            raise ValueError(f"budget fraction must be in (0, 1], got {self.fraction}")
+        if self.unit not in BUDGET_UNITS:
+            raise ValueError(f"budget unit must be one of {BUDGET_UNITS}, got {self.unit!r}")
+
+    @property
+    def samples_per_epoch(self) -> int:
+        """``round(b N)``, at least 1: the samples a sample-then-batch sampler plans per epoch."""
+        return max(1, round(self.fraction * self.num_train))
+
+    @property
+    def total_units(self) -> int:
+        """Units the run may spend: ``E n`` backward samples, or ``3 E n`` compute units."""
+        per_sample = _FORWARD_COST[self.unit] + _BACKWARD_COST[self.unit]
+        return self.epochs * self.samples_per_epoch * per_sample
+
+    def units(self, forward: int, backward: int) -> int:
+        """Cost of ``forward`` forward passes and ``backward`` backward passes in this budget's unit."""
+        return forward * _FORWARD_COST[self.unit] + backward * _BACKWARD_COST[self.unit]
+
+
+@dataclass
+class CostMeter:
+    """Counts what a run has spent; all counts are host integers (no device sync needed)."""
+
+    budget: Budget
+    iterations: int = 0
+    forward_samples: int = 0
+    backward_samples: int = 0
+    _spent: int = field(default=0, repr=False)
+
+    def charge(self, *, forward: int, backward: int, steps: int = 1) -> None:
+        """Record ``forward`` forwarded and ``backward`` back-propagated samples in ``steps`` steps."""
+        self.iterations += steps
+        self.forward_samples += forward
+        self.backward_samples += backward
+        self._spent += self.budget.units(forward, backward)
+
+    @property
+    def spent(self) -> int:
+        return self._spent
+
+    @property
+    def progress(self) -> float:
+        """Fraction of the budget spent, in [0, 1]."""
+        return min(1.0, self._spent / self.budget.total_units)
+
+    @property
+    def exhausted(self) -> bool:
+        return self._spent >= self.budget.total_units
+
+    def summary(self) -> dict[str, int | str | float]:
+        return {
+            "iterations": self.iterations,
+            "forward_samples": self.forward_samples,
+            "backward_samples": self.backward_samples,
+            "budget_unit": self.budget.unit,
+            "budget_units_spent": self._spent,
+            "budget_units_total": self.budget.total_units,
+        }
+
+    def state_dict(self) -> dict[str, int]:
+        return {"iterations": self.iterations, "forward_samples": self.forward_samples,
+                "backward_samples": self.backward_samples, "spent": self._spent}
+
+    def load_state_dict(self, state: dict[str, int]) -> None:
+        self.iterations = state["iterations"]
+        self.forward_samples = state["forward_samples"]
+        self.backward_samples = state["backward_samples"]
+        self._spent = state["spent"]
+
+
+def budget_dict(budget: Budget) -> dict[str, object]:
+    return {**asdict(budget), "samples_per_epoch": budget.samples_per_epoch,
+            "total_units": budget.total_units}

@@ -1,0 +1,194 @@
+"""Command-line interface: ``swiftsampler train | demo | list``.
+
+Every ``train`` option is generated from the config dataclasses (:mod:`swiftsampler.config`), so
+``--help`` always lists every setting with its default. Precedence: defaults < ``--config FILE`` <
+flags. User errors print one line on stderr and exit with status 2; nothing half-written is left.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, NoReturn
+
+from . import __version__
+from .config import GROUPS, RunConfig, coerce, flag, from_flat, leaf_fields, load_toml
+from .errors import ConfigError, SwiftSamplerError
+from .files import write_json
+
+EXIT_USER_ERROR = 2
+
+
+class _Parser(argparse.ArgumentParser):
+    """An ArgumentParser whose errors are one line (no usage dump)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USER_ERROR, f"{self.prog}: error: {message}\n")
+
+
+def _parse_param(text: str) -> tuple[str, Any]:
+    """``KEY=VALUE`` with VALUE read as a Python literal when it is one (numbers, True/False)."""
+    key, sep, raw = text.partition("=")
+    if not sep or not key.strip():
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+    lowered = raw.strip().lower()
+    if lowered in ("true", "false"):
+        return key.strip(), lowered == "true"
+    try:
+        return key.strip(), ast.literal_eval(raw.strip())
+    except (ValueError, SyntaxError):
+        return key.strip(), raw.strip()
+
+
+def _field_type(name: str, annotation: str) -> Callable[[str], Any]:
+    def convert(text: str) -> Any:
+        try:
+            return coerce(name, annotation, text)
+        except ConfigError as exc:
+            raise argparse.ArgumentTypeError(str(exc).split(": ", 1)[-1]) from None
+
+    return convert
+
+
+def add_config_arguments(parser: argparse.ArgumentParser) -> None:
+    """One flag per config field, grouped like the config, defaults shown in the help."""
+    defaults = RunConfig()
+    groups = {name: parser.add_argument_group(f"{name} options", cls.__doc__)
+              for name, cls in GROUPS.items()}
+    general = parser.add_argument_group("run options")
+    for group, f in leaf_fields():
+        target = groups[group] if group else general
+        default = getattr(getattr(defaults, group) if group else defaults, f.name)
+        shown = ",".join(map(str, default)) if isinstance(default, list) else default
+        help_text = f.metadata.get("help", "")
+        if f.type == "bool":
+            target.add_argument(flag(f.name), action=argparse.BooleanOptionalAction,
+                                default=argparse.SUPPRESS, help=f"{help_text} (default: {shown})")
+        elif f.name == "sampler_params":
+            target.add_argument("--sampler-param", dest="sampler_params", action="append",
+                                type=_parse_param, default=argparse.SUPPRESS,
+                                metavar="KEY=VALUE", help=help_text)
+        else:
+            target.add_argument(flag(f.name), dest=f.name, type=_field_type(f.name, f.type),
+                                default=argparse.SUPPRESS, metavar=f.metadata.get("metavar"),
+                                choices=None, help=f"{help_text} (default: {shown})")
+
+
+def config_from_args(args: argparse.Namespace) -> RunConfig:
+    """defaults < --config file < flags."""
+    cfg = load_toml(args.config) if getattr(args, "config", None) else RunConfig()
+    given = {name: getattr(args, name) for _, f in leaf_fields()
+             if hasattr(args, name := f.name)}
+    if "sampler_params" in given:
+        given["sampler_params"] = {**cfg.sampler.sampler_params, **dict(given["sampler_params"])}
+    return from_flat(cfg, given)
+
+
+def _default_out(cfg: RunConfig) -> Path:
+    return Path("runs") / (f"{cfg.data.dataset}_{cfg.model.model}_{cfg.sampler.sampler}"
+                           f"_b{cfg.budget.budget:g}_s{cfg.seed}")
+
+
+def _show_progress(mode: str) -> bool:
+    return mode == "on" or (mode == "auto" and sys.stderr.isatty())
+
+
+def check_names(cfg: RunConfig) -> None:
+    """Fail fast, before any data is generated, on unknown plugin names."""
+    from .data import DATASETS
+    from .models import MODELS
+    from .samplers import SAMPLERS
+    from .schedules import SCHEDULES
+
+    DATASETS.get(cfg.data.dataset)
+    MODELS.get(cfg.model.model)
+    SAMPLERS.get(cfg.sampler.sampler)
+    SCHEDULES.get(cfg.optim.schedule)
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from .engine import train
+    from .report import format_summary
+
+    cfg = config_from_args(args)
+    check_names(cfg)
+    out = Path(args.out) if args.out else _default_out(cfg)
+    result = train(cfg, out_dir=out, resume=args.resume, progress=_show_progress(args.progress))
+    path = write_json(out / "result.json", result)
+    print(format_summary(result, path))
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from .demo import run_demo
+
+    run_demo(Path(args.out), progress=_show_progress(args.progress), seed=args.seed)
+    return 0
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    from .data import DATASETS
+    from .models import MODELS
+    from .samplers import SAMPLERS
+    from .schedules import SCHEDULES
+
+    for title, registry in (("datasets", DATASETS), ("models", MODELS),
+                            ("samplers", SAMPLERS), ("LR schedules", SCHEDULES)):
+        print(f"{title}:")
+        for entry in registry:
+            print(f"  {entry.name:<24} {entry.summary}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="swiftsampler", description=__doc__.split("\n\n")[0],
+                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"swiftsampler {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    train = sub.add_parser(
+        "train", help="train one model under a budget and write DIR/result.json",
+        description="Train one model under a budget with a sampler; writes DIR/result.json.",
+        epilog="example: swiftsampler train --dataset mnist1d --model cnn1d --sampler uniform "
+               "--budget 0.3 --seed 0 --out runs/a",
+    )
+    train.add_argument("--config", metavar="FILE", help="TOML file of settings (flags override it)")
+    train.add_argument("--out", metavar="DIR",
+                       help="output directory (default: runs/<dataset>_<model>_<sampler>_b<B>_s<K>)")
+    train.add_argument("--resume", action="store_true",
+                       help="continue from DIR/checkpoint.pt (needs --checkpoint-every)")
+    train.add_argument("--progress", choices=("auto", "on", "off"), default="auto",
+                       help="progress bar on stderr (default: auto, only on a terminal)")
+    add_config_arguments(train)
+    train.set_defaults(func=cmd_train)
+
+    demo = sub.add_parser("demo", help="the main job on the embedded MNIST-1D data",
+                          description="Uniform sampling at budgets 1.0 and 0.3 on MNIST-1D.")
+    demo.add_argument("--out", metavar="DIR", default="runs/demo", help="(default: runs/demo)")
+    demo.add_argument("--seed", type=int, default=0, help="(default: 0)")
+    demo.add_argument("--progress", choices=("auto", "on", "off"), default="auto")
+    demo.set_defaults(func=cmd_demo)
+
+    lister = sub.add_parser("list", help="list datasets, models, samplers and schedules")
+    lister.set_defaults(func=cmd_list)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except SwiftSamplerError as exc:
+        print(f"swiftsampler {args.command}: error: {exc}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except KeyboardInterrupt:
+        print(f"swiftsampler {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

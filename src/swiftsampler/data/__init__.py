@@ -1,0 +1,29 @@
+"""Datasets, splits and label noise: everything between a dataset name and the tensors of one run.
+
+* :mod:`.datasets`: :class:`ArrayDataset`, the :data:`DATASETS` registry (``mnist1d``, ``digits``,
+  ``synthetic``), :func:`create_dataset`, :func:`list_datasets`;
+* :mod:`.split`: :func:`stratified_split`;
+* :mod:`.noise`: :func:`inject_label_noise` (symmetric / asymmetric, with the corrupted-sample
+  mask);
+* :mod:`.prepare`: :class:`PreparedData` and :func:`prepare_data` (dataset + validation split +
+  noise);
+* :mod:`.cache`: the on-disk ``.npz`` cache of generated data.
+"""
+
+from __future__ import annotations
+
+from .datasets import DATASETS, ArrayDataset, create_dataset, list_datasets
+from .noise import inject_label_noise
+from .prepare import PreparedData, prepare_data
+from .split import stratified_split
+
+__all__ = [
+    "ArrayDataset",
+    "DATASETS",
+    "PreparedData",
+    "create_dataset",
+    "inject_label_noise",
+    "list_datasets",
+    "prepare_data",
+    "stratified_split",
+]

@@ -1,0 +1,114 @@
+"""From a :class:`~swiftsampler.config.DataConfig` and a seed to the tensors of one run."""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+import os
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from ..config import DataConfig
+from ..errors import ConfigError
+from .datasets import DATASETS, create_dataset
+from .noise import inject_label_noise
+from .split import stratified_split
+
+#: Stream numbers of :func:`stream_generator` used by :func:`prepare_data`.
+SPLIT_STREAM, TRAIN_NOISE_STREAM, VAL_NOISE_STREAM = 0, 1, 2
+
+
+def stream_generator(seed: int, stream: int) -> torch.Generator:
+    """A CPU ``torch.Generator`` for sub-stream ``stream`` of ``seed``.
+
+    Its seed is ``SeedSequence([seed, stream]).generate_state(1)[0]`` (NumPy's hash-based seed
+    derivation), so different streams of one seed are statistically independent and adding a stream
+    never changes the others.
+    """
+    derived = int(np.random.SeedSequence([seed, stream]).generate_state(1)[0])
+    return torch.Generator().manual_seed(derived)
+
+
+@dataclass(frozen=True)
+class PreparedData:
+    """The tensors of one run: a (possibly noisy) training part, a validation part, the test split.
+
+    ``train_y`` are the labels trained on, ``train_clean_y`` the original ones, ``train_noisy`` the
+    mask ``train_y != train_clean_y``; ``train_index`` gives each training row's index in the
+    dataset's train split (the validation rows are the other indices). ``val_y`` is clean unless
+    ``noisy_val`` was set.
+    """
+
+    train_x: Tensor
+    train_y: Tensor
+    train_clean_y: Tensor
+    train_noisy: Tensor
+    train_index: Tensor
+    val_x: Tensor
+    val_y: Tensor
+    test_x: Tensor
+    test_y: Tensor
+    num_classes: int
+    input_shape: tuple[int, ...]
+    name: str
+    kind: str
+
+    def to(self, device: torch.device | str) -> PreparedData:
+        """A copy with every tensor on ``device``."""
+        moved = {
+            f.name: getattr(self, f.name).to(device)
+            for f in dataclasses.fields(self) if isinstance(getattr(self, f.name), Tensor)
+        }
+        return dataclasses.replace(self, **moved)
+
+    @property
+    def noise_rate(self) -> float:
+        """Fraction of training labels that differ from the clean ones."""
+        n = self.train_noisy.numel()
+        return float(self.train_noisy.sum().item()) / n if n else 0.0
+
+
+def prepare_data(cfg: DataConfig, seed: int, *,
+                 cache_dir: str | os.PathLike[str] | None = None) -> PreparedData:
+    """Load ``cfg.dataset``, carve a stratified validation split, inject label noise.
+
+    Randomness comes from independent streams of ``seed`` (see :func:`stream_generator`): stream 0
+    draws the validation split (``cfg.val_ratio`` of every class of the train split), stream 1 the
+    noise of the training part, stream 2 the noise of the validation part (only if
+    ``cfg.noisy_val``). The test split is never changed. ``cfg.data_dir`` is not used yet.
+    """
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ConfigError(f"seed must be a non-negative integer, got {seed!r}")
+    entry = DATASETS.get(cfg.dataset)
+    kwargs: dict[str, object] = {"num_samples": cfg.num_samples}
+    if "cache_dir" in inspect.signature(entry.factory).parameters:
+        kwargs["cache_dir"] = cache_dir
+    ds = create_dataset(cfg.dataset, **kwargs)
+    asymmetric_map = entry.meta.get("asymmetric_map")
+
+    train_idx, val_idx = stratified_split(
+        ds.train_y, cfg.val_ratio, stream_generator(seed, SPLIT_STREAM))
+    clean_y = ds.train_y[train_idx]
+    val_y = ds.train_y[val_idx]
+    if cfg.noise > 0:
+        train_y, train_noisy = inject_label_noise(
+            clean_y, cfg.noise, cfg.noise_type, ds.num_classes,
+            stream_generator(seed, TRAIN_NOISE_STREAM), asymmetric_map)
+        if cfg.noisy_val:
+            val_y, _ = inject_label_noise(
+                val_y, cfg.noise, cfg.noise_type, ds.num_classes,
+                stream_generator(seed, VAL_NOISE_STREAM), asymmetric_map)
+    else:
+        train_y, train_noisy = clean_y.clone(), torch.zeros(len(clean_y), dtype=torch.bool)
+
+    return PreparedData(
+        train_x=ds.train_x[train_idx], train_y=train_y, train_clean_y=clean_y,
+        train_noisy=train_noisy, train_index=train_idx,
+        val_x=ds.train_x[val_idx], val_y=val_y,
+        test_x=ds.test_x, test_y=ds.test_y,
+        num_classes=ds.num_classes, input_shape=ds.input_shape, name=ds.name,
+        kind=str(entry.meta.get("kind", "vector")),
+    )

@@ -1,0 +1,303 @@
+"""The training loop: one function, top to bottom.
+
+::
+
+    data, model, optimiser, sampler, stats, budget   <- built from the RunConfig
+    while the budget is not spent:
+        plan = sampler.plan_epoch(stats, generator, info)           # <plan_epoch>
+        for indices, x, y, w in plan, batch_size at a time:
+            lr = peak * schedule(progress)                           # progress = spent / budget
+            logits = model(x); losses = cross_entropy(logits, y)     # per sample
+            stats.record(indices, logits, y, losses)                 # features for free
+            loss = mean(w * losses); backward; step; charge the cost
+        evaluate on the validation split; log; checkpoint            # <epoch_end>
+    evaluate on the test split; return the result
+
+The loop never synchronises with the device except at the end of an epoch (logging point).
+Determinism: every random stream is a ``torch.Generator`` derived from ``cfg.seed``; model
+initialisation and any stochastic layer run under a forked global RNG, so the caller's global random
+state is the same after ``train`` as before it.
+"""
+
+from __future__ import annotations
+
+import math
+import platform
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .. import __version__
+from ..budget import Budget, CostMeter
+from ..config import RunConfig
+from ..data import PreparedData, prepare_data
+from ..data.loader import DeviceLoader
+from ..errors import ConfigError, TrainingError
+from ..models import create_model
+from ..samplers import EpochInfo, Sampler, create_sampler
+from ..schedules import LRSchedule
+from ..seeding import derive_seed, make_generator
+from ..stats import SampleStats
+from .checkpoint import CHECKPOINT_NAME, config_difference, load_checkpoint, save_checkpoint
+from .evaluate import evaluate
+
+EpochCallback = Callable[[dict[str, Any]], None]
+
+
+def resolve_device(name: str) -> torch.device:
+    """``auto`` is CUDA when available, else CPU; an unavailable device is a ConfigError."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise ConfigError(f"--device: unknown device {name!r}") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError(f"--device: {name!r} requested but CUDA is not available")
+    return device
+
+
+@dataclass
+class RunState:
+    """The stateful pieces of a run (everything else is derived from the config)."""
+
+    model: nn.Module
+    optimizer: torch.optim.Optimizer
+    sampler: Sampler
+    stats: SampleStats
+    meter: CostMeter
+    plan_generator: torch.Generator
+    select_generator: torch.Generator
+    epoch: int = 0
+    history: list[dict[str, Any]] | None = None
+    noisy_drawn: int = 0
+    train_s: float = 0.0
+
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
+            "sampler": self.sampler.state_dict(), "stats": self.stats.state_dict(),
+            "meter": self.meter.state_dict(),
+            "plan_generator": self.plan_generator.get_state(),
+            "select_generator": self.select_generator.get_state(),
+            "torch_rng": torch.get_rng_state(),
+            "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
+            "epoch": self.epoch, "history": self.history, "noisy_drawn": self.noisy_drawn,
+            "train_s": self.train_s,
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.sampler.load_state_dict(state["sampler"])
+        self.stats.load_state_dict(state["stats"])
+        self.meter.load_state_dict(state["meter"])
+        self.plan_generator.set_state(state["plan_generator"])
+        self.select_generator.set_state(state["select_generator"])
+        torch.set_rng_state(state["torch_rng"])
+        if state["cuda_rng"] is not None and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(state["cuda_rng"])
+        self.epoch = state["epoch"]
+        self.history = state["history"]
+        self.noisy_drawn = state["noisy_drawn"]
+        self.train_s = state["train_s"]
+
+
+def build_optimizer(model: nn.Module, cfg: RunConfig) -> torch.optim.Optimizer:
+    o = cfg.optim
+    return torch.optim.SGD(model.parameters(), lr=o.lr, momentum=o.momentum,
+                           nesterov=o.nesterov and o.momentum > 0, weight_decay=o.weight_decay)
+
+
+def train(cfg: RunConfig, *, out_dir: str | Path | None = None, resume: bool = False,
+          progress: bool = False, callbacks: Sequence[EpochCallback] = (),
+          data: PreparedData | None = None) -> dict[str, Any]:
+    """Train one model as ``cfg`` says and return the result (the content of ``result.json``).
+
+    Args:
+        cfg: the resolved run configuration.
+        out_dir: where checkpoints go (``cfg.checkpoint_every`` > 0) and where ``resume`` looks.
+        resume: continue from ``out_dir/checkpoint.pt``; the result equals an uninterrupted run's.
+        progress: show a progress bar on stderr.
+        callbacks: called with each epoch's history record, after evaluation and checkpointing.
+        data: already prepared data (skips :func:`prepare_data`; must match ``cfg.data``).
+
+    Raises:
+        ConfigError: unknown names, bad parameters, a missing or mismatched checkpoint.
+        TrainingError: the training loss stopped being finite.
+    """
+    t_start = time.perf_counter()
+    device = resolve_device(cfg.device)
+    schedule = LRSchedule(cfg.optim.lr, cfg.optim.schedule, cfg.optim.warmup,
+                          tuple(cfg.optim.milestones), cfg.optim.gamma)
+    if data is None:
+        data = prepare_data(cfg.data, cfg.data_seed)
+    data = data.to(device)
+    data_s = time.perf_counter() - t_start
+    n_train = data.train_y.shape[0]
+    budget = Budget(cfg.budget.budget, cfg.budget.epochs, n_train, cfg.budget.budget_unit)
+    sampler = create_sampler(cfg.sampler.sampler, n_train, **cfg.sampler.sampler_params)
+    checkpoint_path = Path(out_dir) / CHECKPOINT_NAME if out_dir is not None else None
+    saved = None
+    if resume:
+        if checkpoint_path is None:
+            raise ConfigError("--resume needs --out (the directory holding the checkpoint)")
+        saved = load_checkpoint(checkpoint_path)
+        diff = config_difference(saved["config"], cfg.to_dict())
+        if diff is not None:
+            raise ConfigError(f"--resume: the checkpoint was made with another config ({diff})")
+
+    cuda_devices = [device] if device.type == "cuda" else []
+    with torch.random.fork_rng(devices=cuda_devices):
+        torch.manual_seed(derive_seed(cfg.seed, "torch"))
+        model = create_model(cfg.model.model, data.num_classes, data.input_shape,
+                             width=cfg.model.width).to(device)
+        run = RunState(
+            model=model, optimizer=build_optimizer(model, cfg), sampler=sampler,
+            stats=SampleStats(n_train, device), meter=CostMeter(budget),
+            plan_generator=make_generator(cfg.seed, "plan"),
+            select_generator=make_generator(cfg.seed, "select"), history=[],
+        )
+        if saved is not None:
+            run.load_state_dict(saved["state"])
+        _run_epochs(run, cfg, data, schedule, progress, callbacks, checkpoint_path)
+        t_test = time.perf_counter()
+        test_loss, test_acc = evaluate(model, data.test_x, data.test_y, cfg.optim.eval_batch_size)
+        eval_s = time.perf_counter() - t_test
+
+    return _result(cfg, run, data, budget, device, test_loss, test_acc,
+                   wall_s=time.perf_counter() - t_start, data_s=data_s, test_s=eval_s)
+
+
+def _run_epochs(run: RunState, cfg: RunConfig, data: PreparedData, schedule: LRSchedule,
+                progress: bool, callbacks: Sequence[EpochCallback],
+                checkpoint_path: Path | None) -> None:
+    from tqdm.auto import tqdm
+
+    model, optimizer, meter, stats = run.model, run.optimizer, run.meter, run.stats
+    budget = meter.budget
+    loader = DeviceLoader(data.train_x, data.train_y)
+    device = data.train_x.device
+    assert run.history is not None
+    bar = tqdm(total=budget.total_units, initial=meter.spent, disable=not progress,
+               unit=" units" if budget.unit == "compute" else " samples", unit_scale=True,
+               dynamic_ncols=True, leave=False, file=sys.stderr)
+    while not meter.exhausted:
+        t_epoch = time.perf_counter()
+        model.train()
+        plan = run.sampler.plan_epoch(
+            stats, run.plan_generator,
+            EpochInfo(epoch=run.epoch, progress=meter.progress, n_samples=budget.samples_per_epoch),
+        )
+        loss_sum = torch.zeros((), device=device)
+        correct = torch.zeros((), device=device, dtype=torch.long)
+        noisy = torch.zeros((), device=device, dtype=torch.long)
+        seen = 0
+        for batch in loader.batches(plan.indices, cfg.optim.batch_size, plan.weights):
+            if meter.exhausted:
+                break
+            lr = schedule(meter.progress)
+            for group in optimizer.param_groups:
+                group["lr"] = lr
+            logits = model(batch.inputs)
+            losses = F.cross_entropy(logits, batch.targets, reduction="none")  # (B,)
+            stats.record(batch.indices, logits, batch.targets, losses, step=meter.iterations)
+            weighted = losses if batch.weights is None else batch.weights * losses
+            optimizer.zero_grad(set_to_none=True)
+            weighted.mean().backward()
+            optimizer.step()
+            n = batch.indices.shape[0]
+            before = meter.spent
+            meter.charge(forward=n, backward=n)
+            bar.update(meter.spent - before)
+            loss_sum += losses.detach().sum()
+            correct += (logits.detach().argmax(dim=1) == batch.targets).sum()
+            noisy += data.train_noisy[batch.indices].sum()
+            seen += n
+        # <epoch_end>: the only host syncs of the epoch.
+        train_loss = loss_sum.item() / max(seen, 1)  # sync: logging point
+        if not math.isfinite(train_loss):
+            bar.close()
+            raise TrainingError(
+                f"the training loss became {train_loss} in epoch {run.epoch + 1}; "
+                f"try a smaller --lr (now {cfg.optim.lr})")
+        run.noisy_drawn += int(noisy.item())  # sync: logging point
+        run.train_s += time.perf_counter() - t_epoch
+        val_loss, val_acc = evaluate(model, data.val_x, data.val_y, cfg.optim.eval_batch_size)
+        run.epoch += 1
+        record = {
+            "epoch": run.epoch, "train_loss": train_loss,
+            "train_acc": correct.item() / max(seen, 1),  # sync: logging point
+            "val_loss": _nan_to_none(val_loss), "val_acc": _nan_to_none(val_acc),
+            "lr": schedule(meter.progress), "progress": meter.progress,
+            "samples": seen, "iterations": meter.iterations,
+            "forward_samples": meter.forward_samples, "backward_samples": meter.backward_samples,
+            "time_s": run.train_s,
+        }
+        run.history.append(record)
+        bar.set_postfix(epoch=run.epoch, loss=f"{train_loss:.3f}",
+                        val_acc="-" if record["val_acc"] is None else f"{val_acc:.3f}")
+        if checkpoint_path is not None and cfg.checkpoint_every > 0 and (
+                run.epoch % cfg.checkpoint_every == 0 or meter.exhausted):
+            save_checkpoint(checkpoint_path, {"config": cfg.to_dict(), "state": run.state_dict()})
+        for callback in callbacks:
+            callback(record)
+    bar.close()
+
+
+def _nan_to_none(value: float) -> float | None:
+    return None if math.isnan(value) else value
+
+
+def _result(cfg: RunConfig, run: RunState, data: PreparedData, budget: Budget,
+            device: torch.device, test_loss: float, test_acc: float, *, wall_s: float,
+            data_s: float, test_s: float) -> dict[str, Any]:
+    assert run.history is not None
+    last = run.history[-1] if run.history else {}
+    meter = run.meter
+    result: dict[str, Any] = {
+        "swiftsampler_version": __version__,
+        "config": cfg.to_dict(),
+        "test_acc": test_acc,
+        "test_loss": test_loss,
+        "val_acc": last.get("val_acc"),
+        "val_loss": last.get("val_loss"),
+        "train_loss": last.get("train_loss"),
+        "train_acc": last.get("train_acc"),
+        "epochs": run.epoch,
+        "wall_s": wall_s,
+        "train_s": run.train_s,
+        "data_s": data_s,
+        "test_s": test_s,
+        "cost": {
+            **meter.summary(),
+            "budget": budget.fraction,
+            "samples_per_epoch": budget.samples_per_epoch,
+            "reference_backward_samples": budget.epochs * budget.num_train,
+        },
+        "data": {
+            "dataset": data.name, "num_train": int(data.train_y.shape[0]),
+            "num_val": int(data.val_y.shape[0]), "num_test": int(data.test_y.shape[0]),
+            "num_classes": data.num_classes, "input_shape": list(data.input_shape),
+        },
+        "history": run.history,
+        "environment": {
+            "device": str(device), "torch": torch.__version__, "python": platform.python_version(),
+            "platform": platform.platform(), "threads": torch.get_num_threads(),
+        },
+    }
+    if cfg.data.noise > 0:
+        result["noise"] = {
+            "rate": data.noise_rate,
+            "type": cfg.data.noise_type,
+            "num_noisy": int(data.train_noisy.sum()),
+            "sampling_mass_on_noisy": run.noisy_drawn / max(meter.backward_samples, 1),
+        }
+    return result

@@ -1,0 +1,48 @@
+"""Human-readable summaries of results (the one screen ``swiftsampler train`` prints)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+
+def _pct(x: float | None) -> str:
+    return "-" if x is None else f"{100 * x:.2f}%"
+
+
+def format_summary(result: dict[str, Any], path: Path | str | None = None) -> str:
+    """A one-screen summary of one ``result.json``."""
+    cfg, cost, data = result["config"], result["cost"], result["data"]
+    ref = cost["reference_backward_samples"]
+    lines = [
+        f"swiftsampler train: {data['dataset']} / {cfg['model']['model']} / "
+        f"{cfg['sampler']['sampler']}, budget {cost['budget']:g} of {cfg['budget']['epochs']} "
+        f"epochs, seed {cfg['seed']}",
+        f"  data      {data['num_train']} train, {data['num_val']} val, {data['num_test']} test, "
+        f"{data['num_classes']} classes, input {tuple(data['input_shape'])}",
+        f"  cost      {cost['iterations']:,} iterations, {cost['backward_samples']:,} backward "
+        f"samples ({100 * cost['backward_samples'] / ref:.1f}% of {ref:,}), "
+        f"{cost['forward_samples']:,} forward",
+        f"  time      {result['wall_s']:.1f} s (training {result['train_s']:.1f} s, "
+        f"{result['epochs']} epochs, on {result['environment']['device']})",
+        f"  accuracy  test {_pct(result['test_acc'])}, val {_pct(result['val_acc'])}, "
+        f"train {_pct(result['train_acc'])} (last epoch)",
+    ]
+    if "noise" in result:
+        noise = result["noise"]
+        lines.append(f"  noise     {100 * noise['rate']:.1f}% {noise['type']} label noise; "
+                     f"{100 * noise['sampling_mass_on_noisy']:.1f}% of the samples drawn were "
+                     f"mislabelled")
+    if path is not None:
+        lines.append(f"  result    {path}")
+    return "\n".join(lines)
+
+
+def format_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    """A GitHub-flavoured markdown table (readable as plain text too)."""
+    cells = [[str(h) for h in headers]] + [[str(c) for c in row] for row in rows]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
+    fmt = lambda r: "| " + " | ".join(c.ljust(w) for c, w in zip(r, widths)) + " |"  # noqa: E731
+    rule = "|" + "|".join("-" * (w + 2) for w in widths) + "|"
+    return "\n".join([fmt(cells[0]), rule, *map(fmt, cells[1:])])

@@ -1,0 +1,153 @@
+"""Per-sample statistics, recorded from the training forward pass (no extra passes).
+
+One tensor per statistic, length ``N``, on the training device, indexed by dataset index. They are the
+features that samplers score samples by: the last loss and its EMA, the running mean and variance of the
+true-class probability (Active Bias, Chang et al. 2017; p-SGD / c-SGD of Arazo et al. 2021), the
+renormed entropy ``E^r`` (Swift Sampler, Yao et al. 2024), a gradient-norm proxy
+``||softmax(z) - onehot(y)||_2`` (the bound on the logit gradient of cross-entropy, Katharopoulos &
+Fleuret 2018), how often and when each sample was last seen.
+
+Updates are vectorised scatters that never synchronise with the host. When an index appears several
+times in one batch (sampling with replacement), its "last" statistics take the mean over those
+occurrences and its counters add up. ``credit`` (default 1) weights each occurrence, for augmentations
+that mix several samples into one input: each source index is credited with its mixing weight.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+__all__ = ["SampleStats", "true_class_prob", "renormed_entropy", "grad_norm_proxy"]
+
+
+def true_class_prob(logits: Tensor, targets: Tensor) -> Tensor:
+    """``p_y = softmax(z)_y`` per sample. logits (B, C), targets (B,) -> (B,)."""
+    return logits.float().softmax(dim=1).gather(1, targets.unsqueeze(1)).squeeze(1)
+
+
+def renormed_entropy(logits: Tensor, targets: Tensor) -> Tensor:
+    """Renormed entropy ``E^r`` (Yao et al., NeurIPS 2024), in [0, 1].
+
+    Remove the labelled class from the softmax, renormalise the rest, take its entropy and divide by
+    ``log(C - 1)``: ``q_j = p_j / (1 - p_y)`` for ``j != y``, ``E^r = -sum_j q_j log q_j / log(C - 1)``.
+    A confidently wrong prediction (mass on one other class) gives ``E^r ~ 0``; mass spread evenly
+    over the other classes gives 1. With two classes there is one other class and ``E^r = 0``.
+    logits (B, C), targets (B,) -> (B,).
+    """
+    num_classes = logits.shape[1]
+    if num_classes <= 2:
+        return logits.new_zeros(logits.shape[0], dtype=torch.float32)
+    masked = logits.float().scatter(1, targets.unsqueeze(1), float("-inf"))
+    log_q = masked.log_softmax(dim=1)
+    q = log_q.exp()
+    entropy = -(q * log_q.masked_fill(q == 0, 0.0)).sum(dim=1)
+    return (entropy / math.log(num_classes - 1)).clamp_(0.0, 1.0)
+
+
+def grad_norm_proxy(logits: Tensor, targets: Tensor) -> Tensor:
+    """``||softmax(z) - onehot(y)||_2``: the norm of d(cross-entropy)/d(logits). (B, C) -> (B,)."""
+    p = logits.float().softmax(dim=1)
+    return (p - F.one_hot(targets, logits.shape[1]).float()).norm(dim=1)
+
+
+class SampleStats:
+    """Per-sample statistics of a training set of ``num_samples`` samples on ``device``.
+
+    Attributes (all shape ``(N,)``):
+        loss: last cross-entropy loss (NaN until seen).
+        loss_ema: exponential moving average of the loss, ``ema <- d ema + (1 - d) loss``.
+        p_sum, p_sq_sum: credit-weighted sums of ``p_y`` and ``p_y^2`` over all visits.
+        entropy: last renormed entropy ``E^r``.
+        grad_norm: last gradient-norm proxy.
+        seen: credit-weighted number of visits (float).
+        last_step: optimiser step of the last visit (-1 until seen).
+    """
+
+    _FIELDS = ("loss", "loss_ema", "p_sum", "p_sq_sum", "entropy", "grad_norm", "seen",
+               "last_step")
+
+    def __init__(self, num_samples: int, device: torch.device | str = "cpu", *,
+                 ema_decay: float = 0.9) -> None:
+        if not 0 <= ema_decay < 1:
+            raise ValueError(f"ema_decay must be in [0, 1), got {ema_decay}")
+        self.num_samples = num_samples
+        self.ema_decay = ema_decay
+        nan = torch.full((num_samples,), float("nan"), device=device)
+        self.loss = nan.clone()
+        self.loss_ema = nan.clone()
+        self.entropy = nan.clone()
+        self.grad_norm = nan.clone()
+        self.p_sum = torch.zeros(num_samples, device=device)
+        self.p_sq_sum = torch.zeros(num_samples, device=device)
+        self.seen = torch.zeros(num_samples, device=device)
+        self.last_step = torch.full((num_samples,), -1, dtype=torch.long, device=device)
+        self._scratch = torch.zeros(num_samples, device=device)
+
+    @property
+    def device(self) -> torch.device:
+        return self.loss.device
+
+    @property
+    def p_mean(self) -> Tensor:
+        """Mean true-class probability over all visits (NaN until seen)."""
+        return self.p_sum / self.seen
+
+    @property
+    def p_var(self) -> Tensor:
+        """Variance of the true-class probability over all visits (NaN until seen)."""
+        mean = self.p_mean
+        return (self.p_sq_sum / self.seen - mean * mean).clamp_min(0.0)
+
+    @property
+    def seen_mask(self) -> Tensor:
+        return self.seen > 0
+
+    def to(self, device: torch.device | str) -> SampleStats:
+        for name in (*self._FIELDS, "_scratch"):
+            setattr(self, name, getattr(self, name).to(device))
+        return self
+
+    @torch.no_grad()
+    def record(self, indices: Tensor, logits: Tensor, targets: Tensor, losses: Tensor, step: int,
+               credit: Tensor | None = None) -> None:
+        """Fold one batch into the statistics.
+
+        Args:
+            indices: dataset indices (B,), int64, may repeat.
+            logits: model outputs (B, C) from the training forward pass.
+            targets: labels (B,) the losses were computed against.
+            losses: per-sample losses (B,).
+            step: the optimiser step this batch is used for.
+            credit: optional weight per occurrence (B,), e.g. a mixing weight; default 1.
+        """
+        logits = logits.detach()
+        losses = losses.detach().float()
+        w = torch.ones_like(losses) if credit is None else credit.detach().float()
+        p = true_class_prob(logits, targets)
+        # Each occurrence's share of its index's total credit in this batch (1 without repeats), so that
+        # the "last" statistics become the credit-weighted mean over occurrences. All updates touch
+        # only the B batch positions: O(B) work, no host sync.
+        total = self._scratch.index_fill_(0, indices, 0.0).index_add_(0, indices, w)
+        share = w / total[indices].clamp_min(1e-12)
+        for name, value in (("loss", losses), ("entropy", renormed_entropy(logits, targets)),
+                            ("grad_norm", grad_norm_proxy(logits, targets))):
+            getattr(self, name).index_fill_(0, indices, 0.0).index_add_(0, indices, share * value)
+        old = self.loss_ema[indices]
+        last = self.loss[indices]
+        d = self.ema_decay
+        self.loss_ema.index_put_((indices,), torch.where(old.isnan(), last, d * old + (1 - d) * last))
+        self.p_sum.index_add_(0, indices, w * p)
+        self.p_sq_sum.index_add_(0, indices, w * p * p)
+        self.seen.index_add_(0, indices, w)
+        self.last_step.index_fill_(0, indices, step)
+
+    def state_dict(self) -> dict[str, Tensor]:
+        return {name: getattr(self, name).clone() for name in self._FIELDS}
+
+    def load_state_dict(self, state: dict[str, Tensor]) -> None:
+        for name in self._FIELDS:
+            getattr(self, name).copy_(state[name])
