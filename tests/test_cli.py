@@ -94,3 +94,13 @@ def test_end_to_end_subprocess_run_writes_the_contract(tmp_path):
     assert result["noise"]["rate"] == pytest.approx(0.2, abs=0.01)
     assert 0 <= result["noise"]["sampling_mass_on_noisy"] <= 1
     assert not list(out.glob(".*.tmp"))
+
+
+def test_mnist1d_end_to_end_reaches_a_real_accuracy(tmp_path):
+    """A small MNIST-1D run through the CLI: generated data, cnn1d, budget 0.5, 8 epochs."""
+    out = tmp_path / "mnist1d"
+    assert main(["train", "--dataset", "mnist1d", "--num-samples", "4000", "--epochs", "8",
+                 "--budget", "0.5", "--progress", "off", "--out", str(out)]) == 0
+    result = json.loads((out / "result.json").read_text())
+    assert result["data"]["input_shape"] == [1, 40] and result["data"]["num_classes"] == 10
+    assert result["test_acc"] > 0.8  # chance is 0.1; this run gets about 0.87

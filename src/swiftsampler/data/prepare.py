@@ -7,30 +7,15 @@ import inspect
 import os
 from dataclasses import dataclass
 
-import numpy as np
 import torch
 from torch import Tensor
 
 from ..config import DataConfig
 from ..errors import ConfigError
+from ..seeding import make_generator
 from .datasets import DATASETS, create_dataset
 from .noise import inject_label_noise
 from .split import stratified_split
-
-#: Stream numbers of :func:`stream_generator` used by :func:`prepare_data`.
-SPLIT_STREAM, TRAIN_NOISE_STREAM, VAL_NOISE_STREAM = 0, 1, 2
-
-
-def stream_generator(seed: int, stream: int) -> torch.Generator:
-    """A CPU ``torch.Generator`` for sub-stream ``stream`` of ``seed``.
-
-    Its seed is ``SeedSequence([seed, stream]).generate_state(1)[0]`` (NumPy's hash-based seed
-    derivation), so different streams of one seed are statistically independent and adding a stream
-    never changes the others.
-    """
-    derived = int(np.random.SeedSequence([seed, stream]).generate_state(1)[0])
-    return torch.Generator().manual_seed(derived)
-
 
 @dataclass(frozen=True)
 class PreparedData:
@@ -75,10 +60,10 @@ def prepare_data(cfg: DataConfig, seed: int, *,
                  cache_dir: str | os.PathLike[str] | None = None) -> PreparedData:
     """Load ``cfg.dataset``, carve a stratified validation split, inject label noise.
 
-    Randomness comes from independent streams of ``seed`` (see :func:`stream_generator`): stream 0
-    draws the validation split (``cfg.val_ratio`` of every class of the train split), stream 1 the
-    noise of the training part, stream 2 the noise of the validation part (only if
-    ``cfg.noisy_val``). The test split is never changed. ``cfg.data_dir`` is not used yet.
+    Randomness comes from independent named streams of ``seed`` (:func:`~swiftsampler.seeding.
+    make_generator`): ``split`` draws the validation split (``cfg.val_ratio`` of every class of the
+    train split), ``train-noise`` the noise of the training part, ``val-noise`` the noise of the
+    validation part (only if ``cfg.noisy_val``). The test split is never changed. ``cfg.data_dir`` is not used yet.
     """
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise ConfigError(f"seed must be a non-negative integer, got {seed!r}")
@@ -90,17 +75,17 @@ def prepare_data(cfg: DataConfig, seed: int, *,
     asymmetric_map = entry.meta.get("asymmetric_map")
 
     train_idx, val_idx = stratified_split(
-        ds.train_y, cfg.val_ratio, stream_generator(seed, SPLIT_STREAM))
+        ds.train_y, cfg.val_ratio, make_generator(seed, "split"))
     clean_y = ds.train_y[train_idx]
     val_y = ds.train_y[val_idx]
     if cfg.noise > 0:
         train_y, train_noisy = inject_label_noise(
             clean_y, cfg.noise, cfg.noise_type, ds.num_classes,
-            stream_generator(seed, TRAIN_NOISE_STREAM), asymmetric_map)
+            make_generator(seed, "train-noise"), asymmetric_map)
         if cfg.noisy_val:
             val_y, _ = inject_label_noise(
                 val_y, cfg.noise, cfg.noise_type, ds.num_classes,
-                stream_generator(seed, VAL_NOISE_STREAM), asymmetric_map)
+                make_generator(seed, "val-noise"), asymmetric_map)
     else:
         train_y, train_noisy = clean_y.clone(), torch.zeros(len(clean_y), dtype=torch.bool)
 
