@@ -156,6 +156,8 @@ class SamplerConfig:
 
     def __post_init__(self) -> None:
         _check(bool(self.sampler), "sampler", "must not be empty")
+        _check("budget" not in self.sampler_params, "sampler_param",
+               "'budget' is set by --budget, not as a sampler parameter")
 
 
 @dataclass(frozen=True)

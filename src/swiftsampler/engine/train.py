@@ -38,10 +38,10 @@ from .. import __version__
 from ..budget import Budget, CostMeter
 from ..config import RunConfig
 from ..data import PreparedData, prepare_data
-from ..data.loader import DeviceLoader
+from ..data.loader import Batch, DeviceLoader
 from ..errors import ConfigError, TrainingError
 from ..models import create_model
-from ..samplers import EpochInfo, Sampler, create_sampler
+from ..samplers import BatchScores, EpochInfo, Sampler, create_sampler
 from ..schedules import LRSchedule
 from ..seeding import derive_seed, make_generator
 from ..stats import SampleStats
@@ -143,7 +143,8 @@ def train(cfg: RunConfig, *, out_dir: str | Path | None = None, resume: bool = F
     data_s = time.perf_counter() - t_start
     n_train = data.train_y.shape[0]
     budget = Budget(cfg.budget.budget, cfg.budget.epochs, n_train, cfg.budget.budget_unit)
-    sampler = create_sampler(cfg.sampler.sampler, n_train, **cfg.sampler.sampler_params)
+    sampler = create_sampler(cfg.sampler.sampler, n_train, budget=cfg.budget.budget,
+                             **cfg.sampler.sampler_params)
     checkpoint_path = Path(out_dir) / CHECKPOINT_NAME if out_dir is not None else None
     saved = None
     if resume:
@@ -162,8 +163,8 @@ def train(cfg: RunConfig, *, out_dir: str | Path | None = None, resume: bool = F
         run = RunState(
             model=model, optimizer=build_optimizer(model, cfg), sampler=sampler,
             stats=SampleStats(n_train, device), meter=CostMeter(budget),
-            plan_generator=make_generator(cfg.seed, "plan"),
-            select_generator=make_generator(cfg.seed, "select"), history=[],
+            plan_generator=make_generator(cfg.seed, "plan", device),
+            select_generator=make_generator(cfg.seed, "select", device), history=[],
         )
         if saved is not None:
             run.load_state_dict(saved["state"])
@@ -176,80 +177,175 @@ def train(cfg: RunConfig, *, out_dir: str | Path | None = None, resume: bool = F
                    wall_s=time.perf_counter() - t_start, data_s=data_s, test_s=eval_s)
 
 
+class _Stepper:
+    """One optimiser step on a batch, with its bookkeeping (cost, stats, epoch tallies)."""
+
+    def __init__(self, run: RunState, schedule: LRSchedule, train_noisy: torch.Tensor,
+                 bar: Any) -> None:
+        self.run, self.schedule, self.train_noisy, self.bar = run, schedule, train_noisy, bar
+        self.reset()
+
+    def reset(self) -> None:
+        device = self.train_noisy.device
+        self.loss_sum = torch.zeros((), device=device)
+        self.correct = torch.zeros((), device=device, dtype=torch.long)
+        self.noisy = torch.zeros((), device=device, dtype=torch.long)
+        self.trained = 0
+        self.scored = 0
+
+    def charge(self, forward: int, backward: int, steps: int) -> None:
+        meter = self.run.meter
+        before = meter.spent
+        meter.charge(forward=forward, backward=backward, steps=steps)
+        self.bar.update(meter.spent - before)
+
+    def step(self, batch: Batch, *, record: bool) -> None:
+        """Forward, per-sample loss, (record stats,) weighted mean, backward, step, charge."""
+        run = self.run
+        lr = self.schedule(run.meter.progress)
+        for group in run.optimizer.param_groups:
+            group["lr"] = lr
+        logits = run.model(batch.inputs)
+        losses = F.cross_entropy(logits, batch.targets, reduction="none")  # (B,)
+        if record:
+            run.stats.record(batch.indices, logits, batch.targets, losses,
+                             step=run.meter.iterations)
+        weighted = losses if batch.weights is None else batch.weights * losses
+        run.optimizer.zero_grad(set_to_none=True)
+        weighted.mean().backward()
+        run.optimizer.step()
+        n = batch.indices.shape[0]
+        self.charge(forward=n, backward=n, steps=1)
+        self.loss_sum += losses.detach().sum()
+        self.correct += (logits.detach().argmax(dim=1) == batch.targets).sum()
+        self.noisy += self.train_noisy[batch.indices].sum()
+        self.trained += n
+
+    @torch.no_grad()
+    def score(self, batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:
+        """Scoring forward pass (eval mode, no grad), recorded and charged as forward samples."""
+        run = self.run
+        run.model.eval()
+        logits = run.model(batch.inputs)
+        run.model.train()
+        losses = F.cross_entropy(logits.float(), batch.targets, reduction="none")
+        run.stats.record(batch.indices, logits, batch.targets, losses, step=run.meter.iterations)
+        self.charge(forward=batch.indices.shape[0], backward=0, steps=0)
+        self.scored += batch.indices.shape[0]
+        return losses, logits
+
+
+class _Pending:
+    """Selected samples queued until they fill a training batch (selective backprop's queue)."""
+
+    def __init__(self) -> None:
+        self.parts: list[Batch] = []
+
+    def __len__(self) -> int:
+        return sum(p.indices.shape[0] for p in self.parts)
+
+    def push(self, batch: Batch) -> None:
+        if batch.indices.shape[0] > 0:
+            self.parts.append(batch)
+
+    def pop(self, n: int) -> Batch:
+        weights = None
+        if any(p.weights is not None for p in self.parts):
+            weights = torch.cat([torch.ones_like(p.indices, dtype=torch.float32)
+                                 if p.weights is None else p.weights for p in self.parts])
+        whole = Batch(*(torch.cat([getattr(p, f) for p in self.parts])
+                        for f in ("indices", "inputs", "targets")), weights)
+        head = Batch(*(t[:n] if t is not None else None for t in whole))
+        rest = Batch(*(t[n:] if t is not None else None for t in whole))
+        self.parts = [rest] if rest.indices.shape[0] else []
+        return head
+
+
 def _run_epochs(run: RunState, cfg: RunConfig, data: PreparedData, schedule: LRSchedule,
                 progress: bool, callbacks: Sequence[EpochCallback],
                 checkpoint_path: Path | None) -> None:
     from tqdm.auto import tqdm
 
-    model, optimizer, meter, stats = run.model, run.optimizer, run.meter, run.stats
-    budget = meter.budget
+    model, meter, sampler = run.model, run.meter, run.sampler
+    budget, batch_size = meter.budget, cfg.optim.batch_size
     loader = DeviceLoader(data.train_x, data.train_y)
-    device = data.train_x.device
     assert run.history is not None
     bar = tqdm(total=budget.total_units, initial=meter.spent, disable=not progress,
                unit=" units" if budget.unit == "compute" else " samples", unit_scale=True,
                dynamic_ncols=True, leave=False, file=sys.stderr)
+    stepper = _Stepper(run, schedule, data.train_noisy, bar)
     while not meter.exhausted:
         t_epoch = time.perf_counter()
+        stepper.reset()
         model.train()
-        plan = run.sampler.plan_epoch(
-            stats, run.plan_generator,
-            EpochInfo(epoch=run.epoch, progress=meter.progress, n_samples=budget.samples_per_epoch),
-        )
-        loss_sum = torch.zeros((), device=device)
-        correct = torch.zeros((), device=device, dtype=torch.long)
-        noisy = torch.zeros((), device=device, dtype=torch.long)
-        seen = 0
-        for batch in loader.batches(plan.indices, cfg.optim.batch_size, plan.weights):
-            if meter.exhausted:
-                break
-            lr = schedule(meter.progress)
-            for group in optimizer.param_groups:
-                group["lr"] = lr
-            logits = model(batch.inputs)
-            losses = F.cross_entropy(logits, batch.targets, reduction="none")  # (B,)
-            stats.record(batch.indices, logits, batch.targets, losses, step=meter.iterations)
-            weighted = losses if batch.weights is None else batch.weights * losses
-            optimizer.zero_grad(set_to_none=True)
-            weighted.mean().backward()
-            optimizer.step()
-            n = batch.indices.shape[0]
-            before = meter.spent
-            meter.charge(forward=n, backward=n)
-            bar.update(meter.spent - before)
-            loss_sum += losses.detach().sum()
-            correct += (logits.detach().argmax(dim=1) == batch.targets).sum()
-            noisy += data.train_noisy[batch.indices].sum()
-            seen += n
-        # <epoch_end>: the only host syncs of the epoch.
-        train_loss = loss_sum.item() / max(seen, 1)  # sync: logging point
-        if not math.isfinite(train_loss):
-            bar.close()
-            raise TrainingError(
-                f"the training loss became {train_loss} in epoch {run.epoch + 1}; "
-                f"try a smaller --lr (now {cfg.optim.lr})")
-        run.noisy_drawn += int(noisy.item())  # sync: logging point
-        run.train_s += time.perf_counter() - t_epoch
-        val_loss, val_acc = evaluate(model, data.val_x, data.val_y, cfg.optim.eval_batch_size)
-        run.epoch += 1
-        record = {
-            "epoch": run.epoch, "train_loss": train_loss,
-            "train_acc": correct.item() / max(seen, 1),  # sync: logging point
-            "val_loss": _nan_to_none(val_loss), "val_acc": _nan_to_none(val_acc),
-            "lr": schedule(meter.progress), "progress": meter.progress,
-            "samples": seen, "iterations": meter.iterations,
-            "forward_samples": meter.forward_samples, "backward_samples": meter.backward_samples,
-            "time_s": run.train_s,
-        }
-        run.history.append(record)
-        bar.set_postfix(epoch=run.epoch, loss=f"{train_loss:.3f}",
-                        val_acc="-" if record["val_acc"] is None else f"{val_acc:.3f}")
-        if checkpoint_path is not None and cfg.checkpoint_every > 0 and (
-                run.epoch % cfg.checkpoint_every == 0 or meter.exhausted):
-            save_checkpoint(checkpoint_path, {"config": cfg.to_dict(), "state": run.state_dict()})
-        for callback in callbacks:
-            callback(record)
+        info = EpochInfo(epoch=run.epoch, progress=meter.progress,
+                         n_samples=budget.samples_per_epoch)
+        if sampler.wants_scoring_pass(info):  # <scoring_pass>: refresh every statistic
+            everything = torch.arange(loader.inputs.shape[0], device=loader.inputs.device)
+            for batch in loader.batches(everything, cfg.optim.eval_batch_size):
+                stepper.score(batch)
+        plan = sampler.plan_epoch(run.stats, run.plan_generator, info)  # <plan_epoch>
+        if not sampler.needs_scores:
+            for batch in loader.batches(plan.indices, batch_size, plan.weights):
+                if meter.exhausted:
+                    break
+                stepper.step(batch, record=True)
+        else:  # batch-then-sample: score candidates, <select>, queue, train full batches
+            pending = _Pending()
+            for cand in loader.batches(plan.indices, sampler.candidate_batch_size(batch_size),
+                                       plan.weights):
+                if meter.exhausted:
+                    break
+                losses, logits = stepper.score(cand)
+                sel = sampler.select(cand.indices, BatchScores(losses, logits, cand.targets),
+                                     run.select_generator)
+                weights = sel.weights
+                if cand.weights is not None:
+                    kept = cand.weights[sel.keep]
+                    weights = kept if weights is None else kept * weights
+                pending.push(Batch(cand.indices[sel.keep], cand.inputs[sel.keep],
+                                   cand.targets[sel.keep], weights))
+                while len(pending) >= batch_size and not meter.exhausted:
+                    stepper.step(pending.pop(batch_size), record=False)
+            if len(pending) >= 2 and not meter.exhausted:  # flush the queue at the epoch's end
+                stepper.step(pending.pop(len(pending)), record=False)
+        _end_epoch(run, cfg, data, schedule, stepper, t_epoch, bar, checkpoint_path, callbacks)
     bar.close()
+
+
+def _end_epoch(run: RunState, cfg: RunConfig, data: PreparedData, schedule: LRSchedule,
+               stepper: _Stepper, t_epoch: float, bar: Any, checkpoint_path: Path | None,
+               callbacks: Sequence[EpochCallback]) -> None:
+    """<epoch_end>: the only host syncs of an epoch; evaluate, log, checkpoint, call back."""
+    meter, trained = run.meter, max(stepper.trained, 1)
+    train_loss = stepper.loss_sum.item() / trained  # sync: logging point
+    if not math.isfinite(train_loss):
+        bar.close()
+        raise TrainingError(
+            f"the training loss became {train_loss} in epoch {run.epoch + 1}; "
+            f"try a smaller --lr (now {cfg.optim.lr})")
+    run.noisy_drawn += int(stepper.noisy.item())  # sync: logging point
+    run.train_s += time.perf_counter() - t_epoch
+    val_loss, val_acc = evaluate(run.model, data.val_x, data.val_y, cfg.optim.eval_batch_size)
+    run.epoch += 1
+    record = {
+        "epoch": run.epoch, "train_loss": train_loss,
+        "train_acc": stepper.correct.item() / trained,  # sync: logging point
+        "val_loss": _nan_to_none(val_loss), "val_acc": _nan_to_none(val_acc),
+        "lr": schedule(meter.progress), "progress": meter.progress,
+        "samples": stepper.trained, "scored": stepper.scored, "iterations": meter.iterations,
+        "forward_samples": meter.forward_samples, "backward_samples": meter.backward_samples,
+        "time_s": run.train_s,
+    }
+    assert run.history is not None
+    run.history.append(record)
+    bar.set_postfix(epoch=run.epoch, loss=f"{train_loss:.3f}",
+                    val_acc="-" if record["val_acc"] is None else f"{val_acc:.3f}")
+    if checkpoint_path is not None and cfg.checkpoint_every > 0 and (
+            run.epoch % cfg.checkpoint_every == 0 or meter.exhausted):
+        save_checkpoint(checkpoint_path, {"config": cfg.to_dict(), "state": run.state_dict()})
+    for callback in callbacks:
+        callback(record)
 
 
 def _nan_to_none(value: float) -> float | None:

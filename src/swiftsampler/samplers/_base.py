@@ -65,6 +65,21 @@ class EpochPlan:
 
 
 @dataclass(frozen=True)
+class BatchScores:
+    """What the scoring forward pass of a candidate batch gives a batch-then-sample method.
+
+    Attributes:
+        losses: (B,) per-sample cross-entropy losses.
+        logits: (B, C) outputs.
+        targets: (B,) labels.
+    """
+
+    losses: Tensor
+    logits: Tensor
+    targets: Tensor
+
+
+@dataclass(frozen=True)
 class Selection:
     """Which candidates of a batch are back-propagated, and their loss weights.
 
@@ -95,10 +110,27 @@ class Sampler:
     def plan_epoch(self, stats: SampleStats, generator: torch.Generator,
                    info: EpochInfo) -> EpochPlan:
         """The indices of one epoch: ``info.n_samples`` distinct indices in random order."""
-        return EpochPlan(torch.randperm(self.num_samples, generator=generator)[: info.n_samples])
+        perm = torch.randperm(self.num_samples, generator=generator, device=generator.device)
+        return EpochPlan(perm[: info.n_samples])
 
-    def select(self, indices: Tensor, scores: Any, generator: torch.Generator) -> Selection:
-        """Choose the candidates to back-propagate (batch-then-sample methods only)."""
+    def wants_scoring_pass(self, info: EpochInfo) -> bool:
+        """Whether the engine should forward the whole training set (no grad, charged to the
+        budget) to refresh the statistics before this epoch's plan. Default: never."""
+        return False
+
+    def candidate_batch_size(self, batch_size: int) -> int:
+        """Candidates scored per step by a batch-then-sample method (default: one batch)."""
+        return batch_size
+
+    def select(self, indices: Tensor, scores: BatchScores, generator: torch.Generator
+               ) -> Selection:
+        """Choose the candidates to back-propagate (batch-then-sample methods only).
+
+        Args:
+            indices: (B,) dataset indices of the candidates.
+            scores: their losses, logits and labels from the scoring pass.
+            generator: the selection stream, on the scores' device.
+        """
         raise NotImplementedError(f"{type(self).__name__} does not select within batches")
 
     def state_dict(self) -> dict[str, Any]:
@@ -111,22 +143,41 @@ class Sampler:
         return f"{type(self).__name__}(num_samples={self.num_samples})"
 
 
+class BatchSelector(Sampler):
+    """Base of batch-then-sample methods: each epoch is a random permutation of all N samples,
+    cut into candidate batches that are scored by a forward pass and then filtered by
+    :meth:`select`. The budget, not the epoch count, ends the run."""
+
+    needs_scores: ClassVar[bool] = True
+
+    def plan_epoch(self, stats: SampleStats, generator: torch.Generator,
+                   info: EpochInfo) -> EpochPlan:
+        return EpochPlan(torch.randperm(self.num_samples, generator=generator,
+                                        device=generator.device))
+
+
 SAMPLERS: Registry[Sampler] = Registry("sampler")
 
 
-def create_sampler(name: str, num_samples: int, **params: Any) -> Sampler:
+def create_sampler(name: str, num_samples: int, *, budget: float = 1.0, **params: Any) -> Sampler:
     """Build the sampler registered as ``name`` for a training set of ``num_samples`` samples.
 
+    ``budget`` (the run's budget fraction) is passed to samplers whose defaults depend on it.
     Unknown names and parameters raise :class:`~swiftsampler.errors.ConfigError`; out-of-range
     values raise it too, with the parameter's name.
     """
+    import inspect
+
     from ..errors import ConfigError
 
+    entry = SAMPLERS.get(name)
+    if "budget" in inspect.signature(entry.factory).parameters:
+        params = {**params, "budget": budget}
     try:
         return SAMPLERS.create(name, num_samples, **params)
+    except ConfigError:
+        raise
     except (ValueError, TypeError) as exc:
-        if isinstance(exc, ConfigError):
-            raise
         raise ConfigError(f"sampler {name!r}: {exc}") from None
 
 

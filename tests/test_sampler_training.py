@@ -1,0 +1,68 @@
+"""Every registered sampler trains through the engine, pays for what it forwards, and resumes."""
+
+import pytest
+
+from swiftsampler.config import RunConfig
+from swiftsampler.engine import train
+from swiftsampler.samplers import SAMPLERS, list_samplers
+
+
+def config(sampler, **changes):
+    settings = dict(dataset="synthetic", model="mlp", width=32, epochs=4, batch_size=32,
+                    sampler=sampler, budget=0.4)
+    return RunConfig().replace(**{**settings, **changes})
+
+
+@pytest.mark.parametrize("name", list_samplers())
+def test_every_sampler_trains_and_is_charged(name):
+    result = train(config(name))
+    cost = result["cost"]
+    n = result["data"]["num_train"]
+    budget_samples = 4 * round(0.4 * n)
+    # The budget is spent, overshooting by less than one batch.
+    assert budget_samples <= cost["backward_samples"] < budget_samples + 32
+    assert result["test_acc"] > 0.75, result["test_acc"]
+    if SAMPLERS.get(name).factory.needs_scores:
+        assert cost["forward_samples"] > cost["backward_samples"]
+    else:
+        assert cost["forward_samples"] == cost["backward_samples"]
+
+
+@pytest.mark.parametrize("name", ["selective-backprop", "uis"])
+def test_scoring_passes_are_charged_in_compute_units(name):
+    backward = train(config(name))
+    compute = train(config(name, budget_unit="compute"))
+    c = compute["cost"]
+    assert c["budget_units_spent"] == c["forward_samples"] + 2 * c["backward_samples"]
+    # Paying for the scoring passes leaves fewer back-propagated samples.
+    assert c["backward_samples"] < backward["cost"]["backward_samples"]
+
+
+def test_rescoring_pass_is_charged():
+    plain = train(config("online-batch-selection"))
+    rescored = train(config("online-batch-selection", sampler_params={"rescore_every": 1}))
+    n = plain["data"]["num_train"]
+    extra = rescored["cost"]["forward_samples"] - rescored["cost"]["backward_samples"]
+    assert extra == n * (rescored["epochs"] - 1)  # one full pass before every epoch but the first
+    assert plain["cost"]["forward_samples"] == plain["cost"]["backward_samples"]
+
+
+class Stop(Exception):
+    pass
+
+
+@pytest.mark.parametrize("name", ["selective-backprop", "rs2", "uis"])
+def test_resume_with_sampler_state(tmp_path, name):
+    cfg = config(name, checkpoint_every=1, epochs=5)
+    full = train(cfg)
+
+    def stop(record):
+        if record["epoch"] == 2:
+            raise Stop
+
+    with pytest.raises(Stop):
+        train(cfg, out_dir=tmp_path, callbacks=[stop])
+    resumed = train(cfg, out_dir=tmp_path, resume=True)
+    strip = lambda r: [{k: v for k, v in h.items() if k != "time_s"} for h in r["history"]]  # noqa
+    assert strip(resumed) == strip(full)
+    assert resumed["test_acc"] == full["test_acc"]
