@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 # Keep generated datasets inside the checkout (not in ~/.cache) for the demo and the tests.
 export SWIFTSAMPLER_CACHE ?= $(CURDIR)/.cache/swiftsampler
 
-.PHONY: setup demo test clean
+.PHONY: setup demo test lint clean
 
 setup: $(STAMP)
 
@@ -21,6 +21,7 @@ demo: setup
 	$(BIN)/swiftsampler demo --out runs/demo
 
 test: setup
+	$(BIN)/ruff check --quiet src tests bench
 	$(BIN)/python -m pytest -q
 
 clean:

@@ -29,3 +29,11 @@ def test_readme_engine_example_runs(capsys):
     exec(compile(block, "README.md", "exec"), {})
     acc, backward = capsys.readouterr().out.split()
     assert float(acc) > 0.95 and int(backward) == 20 * 5400
+
+
+def test_readme_own_loop_example_runs(capsys):
+    block = next(b for b in python_blocks() if "SamplingSession(" in b)
+    exec(compile(block, "README.md", "exec"), {"__name__": "readme_example"})
+    out = capsys.readouterr().out
+    accuracy = float(out.split()[2])
+    assert accuracy > 0.8 and "backward samples" in out

@@ -17,6 +17,7 @@ from .datasets import DATASETS, create_dataset
 from .noise import inject_label_noise
 from .split import stratified_split
 
+
 @dataclass(frozen=True)
 class PreparedData:
     """The tensors of one run: a (possibly noisy) training part, a validation part, the test split.
@@ -60,10 +61,11 @@ def prepare_data(cfg: DataConfig, seed: int, *,
                  cache_dir: str | os.PathLike[str] | None = None) -> PreparedData:
     """Load ``cfg.dataset``, carve a stratified validation split, inject label noise.
 
-    Randomness comes from independent named streams of ``seed`` (:func:`~swiftsampler.seeding.
-    make_generator`): ``split`` draws the validation split (``cfg.val_ratio`` of every class of the
-    train split), ``train-noise`` the noise of the training part, ``val-noise`` the noise of the
-    validation part (only if ``cfg.noisy_val``). The test split is never changed. ``cfg.data_dir`` is not used yet.
+    Randomness comes from independent named streams of ``seed``
+    (:func:`~swiftsampler.seeding.make_generator`): ``split`` draws the validation split
+    (``cfg.val_ratio`` of every class of the train split), ``train-noise`` the noise of the training
+    part, ``val-noise`` the noise of the validation part (only if ``cfg.noisy_val``). The test split
+    is never changed. ``cfg.data_dir`` is not used yet.
     """
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise ConfigError(f"seed must be a non-negative integer, got {seed!r}")
