@@ -61,7 +61,7 @@ def test_help_lists_every_setting_with_its_default(capsys):
         main(["train", "--help"])
     text = " ".join(capsys.readouterr().out.split())
     for _, f in leaf_fields():
-        name = "--sampler-param" if f.name == "sampler_params" else flag(f.name)
+        name = flag(f.name)
         assert name in text, name
     assert "(default: mnist1d)" in text and "(default: 1.0)" in text
 

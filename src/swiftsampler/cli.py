@@ -67,10 +67,10 @@ def add_config_arguments(parser: argparse.ArgumentParser) -> None:
         if f.type == "bool":
             target.add_argument(flag(f.name), action=argparse.BooleanOptionalAction,
                                 default=argparse.SUPPRESS, help=f"{help_text} (default: {shown})")
-        elif f.name == "sampler_params":
-            target.add_argument("--sampler-param", dest="sampler_params", action="append",
-                                type=_parse_param, default=argparse.SUPPRESS,
-                                metavar="KEY=VALUE", help=help_text)
+        elif f.type.startswith("dict"):
+            target.add_argument(flag(f.name), dest=f.name, action="append", type=_parse_param,
+                                default=argparse.SUPPRESS, metavar=f.metadata.get("metavar"),
+                                help=help_text)
         else:
             target.add_argument(flag(f.name), dest=f.name, type=_field_type(f.name, f.type),
                                 default=argparse.SUPPRESS, metavar=f.metadata.get("metavar"),
@@ -82,8 +82,9 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
     cfg = load_toml(args.config) if getattr(args, "config", None) else RunConfig()
     given = {name: getattr(args, name) for _, f in leaf_fields()
              if hasattr(args, name := f.name)}
-    if "sampler_params" in given:
-        given["sampler_params"] = {**cfg.sampler.sampler_params, **dict(given["sampler_params"])}
+    for group, f in leaf_fields():
+        if f.type.startswith("dict") and f.name in given:  # flags add to the file's entries
+            given[f.name] = {**getattr(getattr(cfg, group), f.name), **dict(given[f.name])}
     return from_flat(cfg, given)
 
 
@@ -98,11 +99,15 @@ def _show_progress(mode: str) -> bool:
 
 def check_names(cfg: RunConfig) -> None:
     """Fail fast, before any data is generated, on unknown plugin names."""
+    from .augment import AUGMENTATIONS
     from .data import DATASETS
     from .models import MODELS
     from .samplers import SAMPLERS
     from .schedules import SCHEDULES
 
+    for name in cfg.augment.augment:
+        if name != "none":
+            AUGMENTATIONS.get(name)
     DATASETS.get(cfg.data.dataset)
     MODELS.get(cfg.model.model)
     SAMPLERS.get(cfg.sampler.sampler)
@@ -130,13 +135,14 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
+    from .augment import AUGMENTATIONS
     from .data import DATASETS
     from .models import MODELS
     from .samplers import SAMPLERS
     from .schedules import SCHEDULES
 
-    for title, registry in (("datasets", DATASETS), ("models", MODELS),
-                            ("samplers", SAMPLERS), ("LR schedules", SCHEDULES)):
+    for title, registry in (("datasets", DATASETS), ("models", MODELS), ("samplers", SAMPLERS),
+                            ("augmentations", AUGMENTATIONS), ("LR schedules", SCHEDULES)):
         print(f"{title}:")
         for entry in registry:
             print(f"  {entry.name:<24} {entry.summary}")

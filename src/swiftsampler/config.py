@@ -34,6 +34,9 @@ def opt(default: Any, help: str, **meta: Any) -> Any:
 
 
 def flag(name: str) -> str:
+    """The command-line flag of a field; a ``*_params`` dict is given one ``--*-param`` at a time."""
+    if name.endswith("_params"):
+        name = name[: -len("s")]
     return "--" + name.replace("_", "-")
 
 
@@ -156,8 +159,26 @@ class SamplerConfig:
 
     def __post_init__(self) -> None:
         _check(bool(self.sampler), "sampler", "must not be empty")
-        _check("budget" not in self.sampler_params, "sampler_param",
+        _check("budget" not in self.sampler_params, "sampler_params",
                "'budget' is set by --budget, not as a sampler parameter")
+
+
+@dataclass(frozen=True)
+class AugmentConfig:
+    """Data augmentation, applied to training batches only (never during evaluation)."""
+
+    augment: list[str] = opt(["none"], "augmentations applied in order, comma-separated "
+                             "(see `swiftsampler list`)", metavar="NAME[,NAME]")
+    augment_params: dict[str, Any] = opt(
+        {}, "augmentation parameter, repeatable: --augment-param mixup.alpha=1.0",
+        metavar="NAME.KEY=VALUE",
+    )
+
+    def __post_init__(self) -> None:
+        _check(len(self.augment) > 0 and all(self.augment), "augment",
+               "give at least one name (none for no augmentation)")
+        _check(len(set(self.augment)) == len(self.augment), "augment",
+               f"each augmentation at most once, got {self.augment!r}")
 
 
 @dataclass(frozen=True)
@@ -169,6 +190,7 @@ class RunConfig:
     optim: OptimConfig = field(default_factory=OptimConfig)
     budget: BudgetConfig = field(default_factory=BudgetConfig)
     sampler: SamplerConfig = field(default_factory=SamplerConfig)
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
     seed: int = opt(0, "seed of model init, data order and sampling", metavar="K")
     device: str = opt("auto", "device: auto (cuda if available), cpu, cuda, cuda:1, ...")
     checkpoint_every: int = opt(0, "save a checkpoint every K epochs (0: never)", metavar="K")
@@ -193,7 +215,7 @@ class RunConfig:
 
 GROUPS: dict[str, type] = {
     "data": DataConfig, "model": ModelConfig, "optim": OptimConfig,
-    "budget": BudgetConfig, "sampler": SamplerConfig,
+    "budget": BudgetConfig, "sampler": SamplerConfig, "augment": AugmentConfig,
 }
 
 

@@ -43,7 +43,7 @@ def config_difference(saved: dict[str, Any], current: dict[str, Any],
     def flat(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
         out: dict[str, Any] = {}
         for k, v in d.items():
-            if isinstance(v, dict) and k != "sampler_params":
+            if isinstance(v, dict) and not k.endswith("_params"):
                 out.update(flat(v, f"{prefix}{k}."))
             else:
                 out[f"{prefix}{k}"] = v

@@ -35,6 +35,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .. import __version__
+from ..augment import AugmentContext, Compose, Mixed, create_augmentation
 from ..budget import Budget, CostMeter
 from ..config import RunConfig
 from ..data import PreparedData, prepare_data
@@ -75,6 +76,7 @@ class RunState:
     meter: CostMeter
     plan_generator: torch.Generator
     select_generator: torch.Generator
+    augment_generator: torch.Generator
     epoch: int = 0
     history: list[dict[str, Any]] | None = None
     noisy_drawn: int = 0
@@ -87,6 +89,7 @@ class RunState:
             "meter": self.meter.state_dict(),
             "plan_generator": self.plan_generator.get_state(),
             "select_generator": self.select_generator.get_state(),
+            "augment_generator": self.augment_generator.get_state(),
             "torch_rng": torch.get_rng_state(),
             "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
             "epoch": self.epoch, "history": self.history, "noisy_drawn": self.noisy_drawn,
@@ -101,6 +104,7 @@ class RunState:
         self.meter.load_state_dict(state["meter"])
         self.plan_generator.set_state(state["plan_generator"])
         self.select_generator.set_state(state["select_generator"])
+        self.augment_generator.set_state(state["augment_generator"])
         torch.set_rng_state(state["torch_rng"])
         if state["cuda_rng"] is not None and torch.cuda.is_available():
             torch.cuda.set_rng_state_all(state["cuda_rng"])
@@ -145,6 +149,9 @@ def train(cfg: RunConfig, *, out_dir: str | Path | None = None, resume: bool = F
     budget = Budget(cfg.budget.budget, cfg.budget.epochs, n_train, cfg.budget.budget_unit)
     sampler = create_sampler(cfg.sampler.sampler, n_train, budget=cfg.budget.budget,
                              **cfg.sampler.sampler_params)
+    augment = create_augmentation(cfg.augment.augment,
+                                  AugmentContext.from_inputs(data.kind, data.train_x),
+                                  cfg.augment.augment_params)
     checkpoint_path = Path(out_dir) / CHECKPOINT_NAME if out_dir is not None else None
     saved = None
     if resume:
@@ -164,11 +171,12 @@ def train(cfg: RunConfig, *, out_dir: str | Path | None = None, resume: bool = F
             model=model, optimizer=build_optimizer(model, cfg), sampler=sampler,
             stats=SampleStats(n_train, device), meter=CostMeter(budget),
             plan_generator=make_generator(cfg.seed, "plan", device),
-            select_generator=make_generator(cfg.seed, "select", device), history=[],
+            select_generator=make_generator(cfg.seed, "select", device),
+            augment_generator=make_generator(cfg.seed, "augment"), history=[],
         )
         if saved is not None:
             run.load_state_dict(saved["state"])
-        _run_epochs(run, cfg, data, schedule, progress, callbacks, checkpoint_path)
+        _run_epochs(run, cfg, data, schedule, augment, progress, callbacks, checkpoint_path)
         t_test = time.perf_counter()
         test_loss, test_acc = evaluate(model, data.test_x, data.test_y, cfg.optim.eval_batch_size)
         eval_s = time.perf_counter() - t_test
@@ -177,12 +185,29 @@ def train(cfg: RunConfig, *, out_dir: str | Path | None = None, resume: bool = F
                    wall_s=time.perf_counter() - t_start, data_s=data_s, test_s=eval_s)
 
 
+def mixed_cross_entropy(logits: torch.Tensor, targets: torch.Tensor, mixed: Mixed) -> torch.Tensor:
+    """``CE(logits_i, y[sources[i, k]])`` for every part of every output: (B, C), (N_b,) -> (B, K)."""
+    log_p = logits.float().log_softmax(dim=1)
+    return -log_p.gather(1, targets[mixed.sources])
+
+
+def record_mixed(stats: SampleStats, indices: torch.Tensor, logits: torch.Tensor,
+                 targets: torch.Tensor, part_losses: torch.Tensor, mixed: Mixed, step: int) -> None:
+    """Credit each source index with its share: the statistics of sample ``indices[sources[i, k]]``
+    record its own label's loss on output ``i``, weighted by ``weights[i, k]``."""
+    k = mixed.sources.shape[1]
+    stats.record(indices[mixed.sources].flatten(), logits.detach().repeat_interleave(k, dim=0),
+                 targets[mixed.sources].flatten(), part_losses.detach().flatten(), step=step,
+                 credit=None if k == 1 else mixed.weights.flatten())
+
+
 class _Stepper:
     """One optimiser step on a batch, with its bookkeeping (cost, stats, epoch tallies)."""
 
-    def __init__(self, run: RunState, schedule: LRSchedule, train_noisy: torch.Tensor,
-                 bar: Any) -> None:
-        self.run, self.schedule, self.train_noisy, self.bar = run, schedule, train_noisy, bar
+    def __init__(self, run: RunState, schedule: LRSchedule, augment: Compose,
+                 train_noisy: torch.Tensor, bar: Any) -> None:
+        self.run, self.schedule, self.augment = run, schedule, augment
+        self.train_noisy, self.bar = train_noisy, bar
         self.reset()
 
     def reset(self) -> None:
@@ -200,24 +225,38 @@ class _Stepper:
         self.bar.update(meter.spent - before)
 
     def step(self, batch: Batch, *, record: bool) -> None:
-        """Forward, per-sample loss, (record stats,) weighted mean, backward, step, charge."""
+        """Augment, forward, per-sample loss, (record stats,) weighted mean, backward, step, charge.
+
+        With a mixing augmentation, output ``i`` mixes sources ``S[i, k]`` with shares ``W[i, k]``:
+        its loss is ``sum_k W[i, k] w[S[i, k]] CE(logits_i, y[S[i, k]])`` (``w``: the plan's sample
+        weights) and each source index is credited with its share in the statistics.
+        """
         run = self.run
         lr = self.schedule(run.meter.progress)
         for group in run.optimizer.param_groups:
             group["lr"] = lr
-        logits = run.model(batch.inputs)
-        losses = F.cross_entropy(logits, batch.targets, reduction="none")  # (B,)
+        if self.augment:
+            mixed = self.augment(batch.inputs, run.augment_generator)
+        else:
+            mixed = Mixed.identity(batch.inputs)
+        logits = run.model(mixed.inputs)
+        part_losses = mixed_cross_entropy(logits, batch.targets, mixed)  # (B, K)
+        losses = (mixed.weights * part_losses).sum(dim=1)  # (B,) per-sample losses
+        if batch.weights is None:
+            objective = losses.mean()
+        else:  # each part weighted by its source's sample weight
+            objective = (mixed.weights * batch.weights[mixed.sources] * part_losses).sum(1).mean()
         if record:
-            run.stats.record(batch.indices, logits, batch.targets, losses,
-                             step=run.meter.iterations)
-        weighted = losses if batch.weights is None else batch.weights * losses
+            record_mixed(run.stats, batch.indices, logits, batch.targets, part_losses, mixed,
+                         step=run.meter.iterations)
         run.optimizer.zero_grad(set_to_none=True)
-        weighted.mean().backward()
+        objective.backward()
         run.optimizer.step()
         n = batch.indices.shape[0]
         self.charge(forward=n, backward=n, steps=1)
+        dominant = batch.targets[mixed.sources.gather(1, mixed.weights.argmax(1, keepdim=True))]
         self.loss_sum += losses.detach().sum()
-        self.correct += (logits.detach().argmax(dim=1) == batch.targets).sum()
+        self.correct += (logits.detach().argmax(dim=1) == dominant.squeeze(1)).sum()
         self.noisy += self.train_noisy[batch.indices].sum()
         self.trained += n
 
@@ -262,7 +301,7 @@ class _Pending:
 
 
 def _run_epochs(run: RunState, cfg: RunConfig, data: PreparedData, schedule: LRSchedule,
-                progress: bool, callbacks: Sequence[EpochCallback],
+                augment: Compose, progress: bool, callbacks: Sequence[EpochCallback],
                 checkpoint_path: Path | None) -> None:
     from tqdm.auto import tqdm
 
@@ -273,7 +312,7 @@ def _run_epochs(run: RunState, cfg: RunConfig, data: PreparedData, schedule: LRS
     bar = tqdm(total=budget.total_units, initial=meter.spent, disable=not progress,
                unit=" units" if budget.unit == "compute" else " samples", unit_scale=True,
                dynamic_ncols=True, leave=False, file=sys.stderr)
-    stepper = _Stepper(run, schedule, data.train_noisy, bar)
+    stepper = _Stepper(run, schedule, augment, data.train_noisy, bar)
     while not meter.exhausted:
         t_epoch = time.perf_counter()
         stepper.reset()
@@ -348,6 +387,18 @@ def _end_epoch(run: RunState, cfg: RunConfig, data: PreparedData, schedule: LRSc
         callback(record)
 
 
+def usage_summary(stats: SampleStats) -> dict[str, float]:
+    """How the run spread its visits: fraction of samples visited, and the entropy (nats) of the
+    visit-count distribution ``H(c) = -sum c_i log c_i`` with ``c = seen / sum(seen)`` (Arazo et al.'s
+    measure of variety; its maximum is ``log N``)."""
+    seen = stats.seen.double()
+    total = seen.sum()
+    c = seen / total.clamp_min(1e-12)
+    entropy = -(c * c.clamp_min(1e-300).log()).sum()
+    return {"visited_fraction": float((seen > 0).double().mean()), "entropy": float(entropy),
+            "max_entropy": math.log(stats.num_samples), "visits": float(total)}
+
+
 def _nan_to_none(value: float) -> float | None:
     return None if math.isnan(value) else value
 
@@ -383,6 +434,7 @@ def _result(cfg: RunConfig, run: RunState, data: PreparedData, budget: Budget,
             "num_val": int(data.val_y.shape[0]), "num_test": int(data.test_y.shape[0]),
             "num_classes": data.num_classes, "input_shape": list(data.input_shape),
         },
+        "usage": usage_summary(run.stats),
         "history": run.history,
         "environment": {
             "device": str(device), "torch": torch.__version__, "python": platform.python_version(),
