@@ -239,3 +239,19 @@ def test_batched_op_matches_a_per_sample_loop(table, name):
     batched = op.fn(u, v, *extra)
     looped = torch.cat([op.fn(u[i:i + 1], v[i:i + 1], *(e[i:i + 1] for e in extra)) for i in range(6)])
     torch.testing.assert_close(batched, looped, atol=1e-6, rtol=0)
+
+
+def test_grouped_rounds_match_applying_each_samples_ops_one_by_one(images):
+    """The batched augmentation equals a per-sample reference that replays the generator's draws."""
+    x, ctx = images
+    n, m = 2, 17.0
+    y = RandAugment(ctx, n=n, m=m)(x, gen(9)).inputs
+    ops = list(IMAGE_OPS.values())
+    low, high = ctx.low.view(1, -1, 1, 1), ctx.high.view(1, -1, 1, 1)
+    u = (x - low) / (high - low)
+    g = gen(9)
+    for _ in range(n):  # the image ops draw nothing beyond the choices and signs
+        choice = torch.randint(0, len(ops), (len(x),), generator=g)
+        sign = torch.where(torch.rand(len(x), generator=g) < 0.5, -1.0, 1.0)
+        u = torch.cat([ops[k].fn(u[i:i + 1], ops[k].value(m, sign[i:i + 1])) for i, k in enumerate(choice)])
+    torch.testing.assert_close(y, low + u * (high - low), atol=1e-5, rtol=0)

@@ -14,11 +14,13 @@ range of :class:`AugmentContext`, augmented, clamped to ``[0, 1]`` and mapped ba
 
 Each op is a pure batched function ``op(u, v) -> u`` of the whole batch and a (B,) tensor of per-sample
 values (ops that need noise also take a tensor drawn beforehand by the op's ``draw``); the op sets are
-tables, ``IMAGE_OPS`` and ``SIGNAL_OPS``. One round evaluates, on the whole batch, each op that at least
-one sample chose (known on the host, since choices are drawn on the CPU generator) and keeps its result
-only for those samples with ``torch.where``: this trades FLOPs for having no per-sample Python loop and
-no host-device synchronisation. The geometric image ops (rotate, shear, translate) are affine: a round
-builds one per-sample 2x3 matrix and warps once with ``affine_grid`` + ``grid_sample``.
+tables, ``IMAGE_OPS`` and ``SIGNAL_OPS``. Choices are drawn on the CPU generator, so a round knows on the
+host which samples chose which op: it permutes the batch once so that each op's samples are contiguous,
+runs each chosen op on its slice and scatters the results back. There is no per-sample Python loop, no
+host-device synchronisation, and the work is that of one op per sample (evaluating every op on the whole
+batch and selecting with ``torch.where`` would cost ``len(ops)`` times more). The geometric image ops
+(rotate, shear, translate) are affine: a round builds one per-sample 2x3 matrix for the samples that
+chose any of them and warps once with ``affine_grid`` + ``grid_sample``.
 """
 
 from __future__ import annotations
@@ -338,6 +340,13 @@ class RandAugment(Augmentation):
         self.n = int(n)
         self.m = float(m)
         self._ops = list(OPS[context.kind].items())
+        # Samples are grouped by op for a round; the geometric ops form one group (one fused warp).
+        geometric = [k for k, (_, op) in enumerate(self._ops) if op.matrix is not None]
+        self._groups = [[k] for k, (_, op) in enumerate(self._ops) if op.matrix is None]
+        self._groups += [geometric] if geometric else []
+        self._group_of = torch.empty(len(self._ops), dtype=torch.long)
+        for g, members in enumerate(self._groups):
+            self._group_of[members] = g
         self._ranges: dict[tuple[torch.device, torch.dtype], tuple[Tensor, Tensor]] = {}
 
     def _range(self, x: Tensor, dtype: torch.dtype) -> tuple[Tensor, Tensor]:
@@ -368,33 +377,45 @@ class RandAugment(Augmentation):
         return Mixed.identity(out.to(x.dtype))
 
     def _round(self, u: Tensor, generator: torch.Generator) -> Tensor:
-        """One op per sample. Choices and signs are drawn on the host, so the set of chosen ops is
-        known there without a device sync; each chosen op runs on the whole batch (FLOPs for no
-        per-sample loop) and ``torch.where`` keeps it for the samples that chose it."""
+        """Apply one op to each sample.
+
+        Choices and signs are drawn on the host, so the grouping of samples by op is known there with
+        no device sync: the batch is permuted once so that each op's samples are contiguous, each op
+        runs on its slice (all geometric ops share one slice and one warp, with per-sample matrices),
+        and the results are scattered back. Work is proportional to the batch, not to batch x ops, and
+        there is no per-sample Python loop (the loop is over the at most ``len(ops)`` groups).
+        """
         b = u.shape[0]
         choice = randint(0, len(self._ops), b, generator, "cpu")
         sign = torch.where(rand(b, generator, "cpu") < 0.5, -1.0, 1.0)
+        group = self._group_of[choice]
+        order = torch.argsort(group, stable=True)
+        counts = torch.bincount(group, minlength=len(self._groups)).tolist()
+        choice = choice[order]
+        order_dev = order.to(u.device, non_blocking=True)
         choice_dev = choice.to(u.device, non_blocking=True)
-        sign_dev = sign.to(u.device, u.dtype, non_blocking=True)
-        out = u
-        matrix: Tensor | None = None
-        geometric: Tensor | None = None
-        for k in torch.unique(choice).tolist():  # a host tensor: no sync
-            op = self._ops[k][1]
-            if op.fn is identity:
+        sign_dev = sign[order].to(u.device, u.dtype, non_blocking=True)
+        grouped = u.index_select(0, order_dev)
+        parts, start = [], 0
+        for members, count in zip(self._groups, counts):
+            if count == 0:
                 continue
-            value = op.value(self.m, sign_dev)
-            chose = choice_dev == k
-            if op.matrix is not None:
-                if matrix is None:
-                    matrix = torch.eye(2, 3, dtype=u.dtype, device=u.device).expand(b, 2, 3)
-                    geometric = chose
-                else:
-                    geometric = geometric | chose
-                matrix = torch.where(chose[:, None, None], op.matrix(value, *u.shape[-2:]), matrix)
+            end = start + count
+            part = grouped[start:end]
+            if self._ops[members[0]][1].matrix is not None:  # geometric: one warp, per-sample matrices
+                matrix = torch.eye(2, 3, dtype=u.dtype, device=u.device).expand(count, 2, 3)
+                present = set(torch.unique(choice[start:end]).tolist())  # a host tensor: no sync
+                for k in members:
+                    if k in present:
+                        op = self._ops[k][1]
+                        m = op.matrix(op.value(self.m, sign_dev[start:end]), *u.shape[-2:])
+                        matrix = torch.where((choice_dev[start:end] == k)[:, None, None], m, matrix)
+                part = warp(part, matrix)
             else:
-                extra = (op.draw(generator, u),) if op.draw is not None else ()
-                out = torch.where(_per_sample(chose, u), op.fn(u, value, *extra), out)
-        if matrix is not None:
-            out = torch.where(_per_sample(geometric, u), warp(u, matrix), out)
-        return out
+                op = self._ops[members[0]][1]
+                if op.fn is not identity:
+                    extra = (op.draw(generator, part),) if op.draw is not None else ()
+                    part = op.fn(part, op.value(self.m, sign_dev[start:end]), *extra)
+            parts.append(part)
+            start = end
+        return torch.empty_like(u).index_copy_(0, order_dev, torch.cat(parts))
