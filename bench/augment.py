@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import platform
 import statistics
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -24,7 +25,7 @@ import torch
 
 from swiftsampler.augment import AUGMENTATIONS, AugmentContext, list_augmentations
 from swiftsampler.files import write_json
-from swiftsampler.report import format_table
+from swiftsampler.report import format_table, replace_marked_block
 
 ROOT = Path(__file__).resolve().parents[1]
 SHAPES = {"image": (3, 32, 32), "signal": (1, 40)}
@@ -87,6 +88,8 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--out", type=Path, default=ROOT / "bench/results/augment.json")
+    parser.add_argument("--doc", default=str(ROOT / "docs/augmentations.md"),
+                        help="document whose augment-throughput block gets the table ('' to skip)")
     args = parser.parse_args()
     if args.batch < 1 or args.repeats < 1 or args.warmup < 0:
         parser.error("--batch and --repeats must be >= 1 and --warmup >= 0")
@@ -110,10 +113,14 @@ def main() -> None:
     write_json(args.out, {"meta": meta, "records": records})
     rows = [[r["augmentation"], r["kind"], r["device"], f"{r['batched_samples_per_s']:,.0f}",
              f"{r['loop_samples_per_s']:,.0f}", f"{r['speedup']:.1f}"] for r in records]
+    text = format_table(["augmentation", "kind", "device", "batched samples/s",
+                         "per-sample loop samples/s", "speed-up"], rows)
     print()
-    print(format_table(["augmentation", "kind", "device", "batched samples/s", "per-sample loop samples/s",
-                        "speed-up"], rows))
+    print(text)
     print(f"\nwrote {args.out}")
+    if args.doc:
+        replace_marked_block(args.doc, "augment-throughput", text,
+                             "python bench/augment.py " + " ".join(sys.argv[1:]))
 
 
 if __name__ == "__main__":

@@ -26,8 +26,8 @@ import torch
 from swiftsampler.config import RunConfig
 from swiftsampler.data import prepare_data
 from swiftsampler.engine import train
-from swiftsampler.files import write_atomic, write_json
-from swiftsampler.report import format_table
+from swiftsampler.files import write_json
+from swiftsampler.report import format_table, replace_marked_block
 from swiftsampler.samplers import list_samplers
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -88,17 +88,6 @@ def table(runs: dict[str, dict], samplers: list[str], augments: list[str],
                          "epochs", "wall s", "seeds"], rows)
 
 
-def write_doc(doc: Path, marker: str, text: str, command: str) -> None:
-    start, end = f"<!-- {marker}:start -->", f"<!-- {marker}:end -->"
-    body = doc.read_text()
-    if start not in body or end not in body:
-        sys.exit(f"{doc} has no {start} ... {end} markers")
-    head, rest = body.split(start, 1)
-    _, tail = rest.split(end, 1)
-    block = f"{start}\n<!-- produced by: {command} -->\n{text}\n{end}"
-    write_atomic(doc, lambda fh: fh.write((head + block + tail).encode()))
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--samplers", default=",".join(list_samplers()))
@@ -148,7 +137,8 @@ def main() -> None:
     runs = load_runs(args.out)
     text = table(runs, samplers, augments, budgets)
     print(text)
-    write_doc(args.doc, args.marker, text, "python bench/samplers.py " + " ".join(sys.argv[1:]))
+    replace_marked_block(args.doc, args.marker, text,
+                         "python bench/samplers.py " + " ".join(sys.argv[1:]))
 
 
 if __name__ == "__main__":

@@ -46,3 +46,20 @@ def format_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     fmt = lambda r: "| " + " | ".join(c.ljust(w) for c, w in zip(r, widths)) + " |"  # noqa: E731
     rule = "|" + "|".join("-" * (w + 2) for w in widths) + "|"
     return "\n".join([fmt(cells[0]), rule, *map(fmt, cells[1:])])
+
+
+def replace_marked_block(path: Path | str, marker: str, text: str, command: str) -> None:
+    """Put ``text`` between the ``<!-- marker:start -->`` and ``<!-- marker:end -->`` lines of a
+    document, with a comment naming the ``command`` that produced it (written atomically)."""
+    from .errors import ConfigError
+    from .files import write_atomic
+
+    path = Path(path)
+    start, end = f"<!-- {marker}:start -->", f"<!-- {marker}:end -->"
+    body = path.read_text()
+    if start not in body or end not in body:
+        raise ConfigError(f"{path} has no {start} ... {end} markers")
+    head, rest = body.split(start, 1)
+    _, tail = rest.split(end, 1)
+    block = f"{start}\n<!-- produced by: {command} -->\n{text}\n{end}"
+    write_atomic(path, lambda fh: fh.write((head + block + tail).encode()))
