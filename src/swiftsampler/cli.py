@@ -53,13 +53,15 @@ def _field_type(name: str, annotation: str) -> Callable[[str], Any]:
     return convert
 
 
-def add_config_arguments(parser: argparse.ArgumentParser) -> None:
+def add_config_arguments(parser: argparse.ArgumentParser, exclude: Sequence[str] = ()) -> None:
     """One flag per config field, grouped like the config, defaults shown in the help."""
     defaults = RunConfig()
     groups = {name: parser.add_argument_group(f"{name} options", cls.__doc__)
               for name, cls in GROUPS.items()}
     general = parser.add_argument_group("run options")
     for group, f in leaf_fields():
+        if f.name in exclude:
+            continue
         target = groups[group] if group else general
         default = getattr(getattr(defaults, group) if group else defaults, f.name)
         shown = ",".join(map(str, default)) if isinstance(default, list) else default
@@ -127,6 +129,26 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_search(args: argparse.Namespace) -> int:
+    from .swift.report import format_search_summary, search_plots
+    from .swift.search import SearchConfig, SwiftSearch
+
+    cfg = config_from_args(args)
+    check_names(cfg)
+    search = SearchConfig(
+        n_trials=args.n_trials, search_algo=args.search_algo, inner_epochs=args.inner_epochs,
+        init_fraction=args.init_fraction, features=tuple(args.features.split(",")),
+        transform=args.transform, n_knots=args.n_knots, combine=args.combine, floor=args.floor,
+        storage=args.storage, study_name=args.study_name,
+    )
+    out = Path(args.out)
+    runner = SwiftSearch(cfg, search, out)
+    outcome = runner.run(resume=args.resume, progress=_show_progress(args.progress))
+    plots = search_plots(runner, outcome) if args.plots else []
+    print(format_search_summary(runner, outcome, plots))
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from .demo import run_demo
 
@@ -170,6 +192,49 @@ def build_parser() -> argparse.ArgumentParser:
                        help="progress bar on stderr (default: auto, only on a terminal)")
     add_config_arguments(train)
     train.set_defaults(func=cmd_train)
+
+    search = sub.add_parser(
+        "search", help="learn a Swift Sampler by Bayesian optimisation; write DIR/sampler.json",
+        description="Search the ~10 parameters of a Swift Sampler (Yao et al., NeurIPS 2024): "
+                    "uniform warm-up to a shared initialisation, then one short fine-tune per "
+                    "candidate, scored on the validation split. Writes DIR/sampler.json (the "
+                    "sampler card), DIR/trials.csv and plots.",
+        epilog="example: swiftsampler search --dataset mnist1d --model cnn1d --noise 0.4 "
+               "--n-trials 30 --out runs/ss",
+    )
+    search.add_argument("--config", metavar="FILE", help="TOML file of training settings")
+    search.add_argument("--out", metavar="DIR", required=True, help="output directory")
+    search.add_argument("--n-trials", type=int, default=30, metavar="N",
+                        help="trials in all, the uniform sampler first (default: 30)")
+    search.add_argument("--search-algo", choices=("gp", "tpe", "random"), default="gp",
+                        help="Optuna sampler: gp (Bayesian optimisation), tpe or random "
+                             "(default: gp)")
+    search.add_argument("--inner-epochs", type=float, default=1.0, metavar="E_O",
+                        help="epochs of fine-tuning per candidate (default: 1)")
+    search.add_argument("--init-fraction", type=float, default=0.25, metavar="P",
+                        help="fraction of the budget trained uniformly for the shared "
+                             "initialisation; also the final run's warm-up (default: 0.25)")
+    search.add_argument("--features", default="loss,entropy",
+                        help="per-sample features (default: loss,entropy)")
+    search.add_argument("--transform", default="cgf",
+                        help="feature transform to [0, 1]: cgf, cdf or none (default: cgf)")
+    search.add_argument("--n-knots", type=int, default=5,
+                        help="knots per feature (default: 5; 2 features x 5 = 10 parameters)")
+    search.add_argument("--combine", default="product", help="product or sum (default: product)")
+    search.add_argument("--floor", type=float, default=0.0,
+                        help="probability floor as a fraction of uniform (default: 0)")
+    search.add_argument("--storage", metavar="PATH|URL",
+                        help="Optuna storage: a journal file (shared by several workers) or a "
+                             "database URL; default: in memory")
+    search.add_argument("--study-name", default="swiftsampler", help="(default: swiftsampler)")
+    search.add_argument("--resume", action="store_true",
+                        help="continue the study in --storage (or join it as another worker)")
+    search.add_argument("--no-plots", dest="plots", action="store_false",
+                        help="skip the PNG plots")
+    search.add_argument("--progress", choices=("auto", "on", "off"), default="auto")
+    add_config_arguments(search, exclude=("sampler", "sampler_params", "sampler_card",
+                                          "checkpoint_every"))
+    search.set_defaults(func=cmd_search)
 
     demo = sub.add_parser("demo", help="the main job on the embedded MNIST-1D data",
                           description="Uniform sampling at budgets 1.0 and 0.3 on MNIST-1D.")

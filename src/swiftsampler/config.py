@@ -156,11 +156,17 @@ class SamplerConfig:
     sampler_params: dict[str, Any] = opt(
         {}, "sampler parameter, repeatable: --sampler-param beta=2", metavar="KEY=VALUE"
     )
+    sampler_card: str | None = opt(
+        None, "sampler card (sampler.json from `swiftsampler search`) for --sampler swift",
+        metavar="PATH",
+    )
 
     def __post_init__(self) -> None:
         _check(bool(self.sampler), "sampler", "must not be empty")
         _check("budget" not in self.sampler_params, "sampler_params",
                "'budget' is set by --budget, not as a sampler parameter")
+        _check(self.sampler_card is None or self.sampler == "swift", "sampler_card",
+               f"is only for --sampler swift, not {self.sampler!r}")
 
 
 @dataclass(frozen=True)

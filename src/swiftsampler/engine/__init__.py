@@ -2,7 +2,7 @@
 
 from .checkpoint import CHECKPOINT_NAME, load_checkpoint, save_checkpoint
 from .evaluate import evaluate
-from .train import RunState, resolve_device, train
+from .train import RunState, Trainer, resolve_device, train
 
 __all__ = ["CHECKPOINT_NAME", "RunState", "evaluate", "load_checkpoint", "resolve_device",
-           "save_checkpoint", "train"]
+           "save_checkpoint", "Trainer", "train"]

@@ -82,7 +82,18 @@ class RunState:
     noisy_drawn: int = 0
     train_s: float = 0.0
 
-    def state_dict(self) -> dict[str, Any]:
+    def rng_state(self) -> dict[str, Any]:
+        """The (forked) global torch RNG state the run's stochastic layers use."""
+        return {"cpu": torch.get_rng_state(),
+                "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None}
+
+    @staticmethod
+    def set_rng_state(rng: dict[str, Any]) -> None:
+        torch.set_rng_state(rng["cpu"])
+        if rng["cuda"] is not None and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(rng["cuda"])
+
+    def state_dict(self, rng: dict[str, Any]) -> dict[str, Any]:
         return {
             "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
             "sampler": self.sampler.state_dict(), "stats": self.stats.state_dict(),
@@ -90,28 +101,27 @@ class RunState:
             "plan_generator": self.plan_generator.get_state(),
             "select_generator": self.select_generator.get_state(),
             "augment_generator": self.augment_generator.get_state(),
-            "torch_rng": torch.get_rng_state(),
-            "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
+            "rng": rng,
             "epoch": self.epoch, "history": self.history, "noisy_drawn": self.noisy_drawn,
             "train_s": self.train_s,
         }
 
-    def load_state_dict(self, state: dict[str, Any]) -> None:
+    def load_state_dict(self, state: dict[str, Any], *, sampler: bool = True) -> dict[str, Any]:
+        """Restore everything (the sampler's state only if ``sampler``); returns the RNG state."""
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
-        self.sampler.load_state_dict(state["sampler"])
+        if sampler:
+            self.sampler.load_state_dict(state["sampler"])
         self.stats.load_state_dict(state["stats"])
         self.meter.load_state_dict(state["meter"])
         self.plan_generator.set_state(state["plan_generator"])
         self.select_generator.set_state(state["select_generator"])
         self.augment_generator.set_state(state["augment_generator"])
-        torch.set_rng_state(state["torch_rng"])
-        if state["cuda_rng"] is not None and torch.cuda.is_available():
-            torch.cuda.set_rng_state_all(state["cuda_rng"])
         self.epoch = state["epoch"]
-        self.history = state["history"]
+        self.history = list(state["history"])
         self.noisy_drawn = state["noisy_drawn"]
         self.train_s = state["train_s"]
+        return state["rng"]
 
 
 def build_optimizer(model: nn.Module, cfg: RunConfig) -> torch.optim.Optimizer:
@@ -120,9 +130,118 @@ def build_optimizer(model: nn.Module, cfg: RunConfig) -> torch.optim.Optimizer:
                            nesterov=o.nesterov and o.momentum > 0, weight_decay=o.weight_decay)
 
 
+class Trainer:
+    """One training run built from a :class:`RunConfig`; :meth:`train` may be called repeatedly.
+
+    ``Trainer(cfg).train()`` runs the whole budget. ``train(until=p)`` stops at the first epoch
+    boundary where the budget progress reaches ``p``, so a run can be paused, saved with
+    :meth:`state_dict` and continued, possibly with another sampler (what the Swift Sampler search
+    does from its shared initialisation). The global RNG is never touched: the run keeps its own
+    torch RNG state and swaps it in only while it creates the model or trains.
+
+    Args:
+        cfg: the resolved run configuration.
+        data: already prepared data (skips :func:`prepare_data`; must match ``cfg.data``).
+        sampler: a sampler object to use instead of ``cfg.sampler`` (e.g. a learned one).
+        out_dir: where checkpoints go (``cfg.checkpoint_every`` > 0).
+        progress: show a progress bar on stderr.
+        callbacks: called with each epoch's history record, after evaluation and checkpointing.
+    """
+
+    def __init__(self, cfg: RunConfig, *, data: PreparedData | None = None,
+                 sampler: Sampler | None = None, out_dir: str | Path | None = None,
+                 progress: bool = False, callbacks: Sequence[EpochCallback] = ()) -> None:
+        t_start = time.perf_counter()
+        self.cfg = cfg
+        self.device = device = resolve_device(cfg.device)
+        self.schedule = LRSchedule(cfg.optim.lr, cfg.optim.schedule, cfg.optim.warmup,
+                                   tuple(cfg.optim.milestones), cfg.optim.gamma)
+        self.data = (data if data is not None else prepare_data(cfg.data, cfg.data_seed)).to(device)
+        self.data_s = time.perf_counter() - t_start
+        n_train = self.data.train_y.shape[0]
+        self.budget = Budget(cfg.budget.budget, cfg.budget.epochs, n_train, cfg.budget.budget_unit)
+        if sampler is None:
+            params = dict(cfg.sampler.sampler_params)
+            if cfg.sampler.sampler_card is not None:
+                params["card"] = cfg.sampler.sampler_card
+            sampler = create_sampler(cfg.sampler.sampler, n_train, budget=cfg.budget.budget,
+                                     **params)
+        self.augment = create_augmentation(
+            cfg.augment.augment, AugmentContext.from_inputs(self.data.kind, self.data.train_x),
+            cfg.augment.augment_params)
+        self.checkpoint_path = Path(out_dir) / CHECKPOINT_NAME if out_dir is not None else None
+        self.progress, self.callbacks = progress, list(callbacks)
+        self._cuda = [device] if device.type == "cuda" else []
+        with torch.random.fork_rng(devices=self._cuda):
+            torch.manual_seed(derive_seed(cfg.seed, "torch"))
+            model = create_model(cfg.model.model, self.data.num_classes, self.data.input_shape,
+                                 width=cfg.model.width).to(device)
+            self.state = RunState(
+                model=model, optimizer=build_optimizer(model, cfg), sampler=sampler,
+                stats=SampleStats(n_train, device), meter=CostMeter(self.budget),
+                plan_generator=make_generator(cfg.seed, "plan", device),
+                select_generator=make_generator(cfg.seed, "select", device),
+                augment_generator=make_generator(cfg.seed, "augment"), history=[],
+            )
+            self._rng = self.state.rng_state()
+        self.wall_s = time.perf_counter() - t_start
+
+    @property
+    def model(self) -> nn.Module:
+        return self.state.model
+
+    @property
+    def progress_fraction(self) -> float:
+        return self.state.meter.progress
+
+    def resume(self, path: str | Path | None = None) -> None:
+        """Load the checkpoint at ``path`` (default: the run's checkpoint) if its config matches."""
+        path = Path(path) if path is not None else self.checkpoint_path
+        if path is None:
+            raise ConfigError("--resume needs --out (the directory holding the checkpoint)")
+        saved = load_checkpoint(path)
+        diff = config_difference(saved["config"], self.cfg.to_dict())
+        if diff is not None:
+            raise ConfigError(f"--resume: the checkpoint was made with another config ({diff})")
+        self.load_state_dict(saved["state"])
+
+    def state_dict(self) -> dict[str, Any]:
+        return self.state.state_dict(self._rng)
+
+    def load_state_dict(self, state: dict[str, Any], *, sampler: bool = True) -> None:
+        """Restore a run; ``sampler=False`` keeps this run's own sampler (and its empty state)."""
+        self._rng = self.state.load_state_dict(state, sampler=sampler)
+
+    def train(self, until: float = 1.0) -> Trainer:
+        """Train until the budget is spent, or until ``progress >= until`` at an epoch's end."""
+        t_start = time.perf_counter()
+        with torch.random.fork_rng(devices=self._cuda):
+            self.state.set_rng_state(self._rng)
+            _run_epochs(self.state, self.cfg, self.data, self.schedule, self.augment,
+                        self.progress, self.callbacks, self.checkpoint_path, until)
+            self._rng = self.state.rng_state()
+        self.wall_s += time.perf_counter() - t_start
+        return self
+
+    def evaluate(self, split: str = "val") -> tuple[float, float]:
+        """``(loss, accuracy)`` on ``val`` or ``test``."""
+        x, y = {"val": (self.data.val_x, self.data.val_y),
+                "test": (self.data.test_x, self.data.test_y)}[split]
+        return evaluate(self.model, x, y, self.cfg.optim.eval_batch_size)
+
+    def result(self) -> dict[str, Any]:
+        """Evaluate on the test split and return the content of ``result.json``."""
+        t_test = time.perf_counter()
+        test_loss, test_acc = self.evaluate("test")
+        test_s = time.perf_counter() - t_test
+        self.wall_s += test_s
+        return _result(self.cfg, self.state, self.data, self.budget, self.device, test_loss,
+                       test_acc, wall_s=self.wall_s, data_s=self.data_s, test_s=test_s)
+
+
 def train(cfg: RunConfig, *, out_dir: str | Path | None = None, resume: bool = False,
           progress: bool = False, callbacks: Sequence[EpochCallback] = (),
-          data: PreparedData | None = None) -> dict[str, Any]:
+          data: PreparedData | None = None, sampler: Sampler | None = None) -> dict[str, Any]:
     """Train one model as ``cfg`` says and return the result (the content of ``result.json``).
 
     Args:
@@ -132,57 +251,19 @@ def train(cfg: RunConfig, *, out_dir: str | Path | None = None, resume: bool = F
         progress: show a progress bar on stderr.
         callbacks: called with each epoch's history record, after evaluation and checkpointing.
         data: already prepared data (skips :func:`prepare_data`; must match ``cfg.data``).
+        sampler: a sampler object to use instead of ``cfg.sampler``.
 
     Raises:
         ConfigError: unknown names, bad parameters, a missing or mismatched checkpoint.
         TrainingError: the training loss stopped being finite.
     """
-    t_start = time.perf_counter()
-    device = resolve_device(cfg.device)
-    schedule = LRSchedule(cfg.optim.lr, cfg.optim.schedule, cfg.optim.warmup,
-                          tuple(cfg.optim.milestones), cfg.optim.gamma)
-    if data is None:
-        data = prepare_data(cfg.data, cfg.data_seed)
-    data = data.to(device)
-    data_s = time.perf_counter() - t_start
-    n_train = data.train_y.shape[0]
-    budget = Budget(cfg.budget.budget, cfg.budget.epochs, n_train, cfg.budget.budget_unit)
-    sampler = create_sampler(cfg.sampler.sampler, n_train, budget=cfg.budget.budget,
-                             **cfg.sampler.sampler_params)
-    augment = create_augmentation(cfg.augment.augment,
-                                  AugmentContext.from_inputs(data.kind, data.train_x),
-                                  cfg.augment.augment_params)
-    checkpoint_path = Path(out_dir) / CHECKPOINT_NAME if out_dir is not None else None
-    saved = None
+    if resume and out_dir is None:
+        raise ConfigError("--resume needs --out (the directory holding the checkpoint)")
+    trainer = Trainer(cfg, data=data, sampler=sampler, out_dir=out_dir, progress=progress,
+                      callbacks=callbacks)
     if resume:
-        if checkpoint_path is None:
-            raise ConfigError("--resume needs --out (the directory holding the checkpoint)")
-        saved = load_checkpoint(checkpoint_path)
-        diff = config_difference(saved["config"], cfg.to_dict())
-        if diff is not None:
-            raise ConfigError(f"--resume: the checkpoint was made with another config ({diff})")
-
-    cuda_devices = [device] if device.type == "cuda" else []
-    with torch.random.fork_rng(devices=cuda_devices):
-        torch.manual_seed(derive_seed(cfg.seed, "torch"))
-        model = create_model(cfg.model.model, data.num_classes, data.input_shape,
-                             width=cfg.model.width).to(device)
-        run = RunState(
-            model=model, optimizer=build_optimizer(model, cfg), sampler=sampler,
-            stats=SampleStats(n_train, device), meter=CostMeter(budget),
-            plan_generator=make_generator(cfg.seed, "plan", device),
-            select_generator=make_generator(cfg.seed, "select", device),
-            augment_generator=make_generator(cfg.seed, "augment"), history=[],
-        )
-        if saved is not None:
-            run.load_state_dict(saved["state"])
-        _run_epochs(run, cfg, data, schedule, augment, progress, callbacks, checkpoint_path)
-        t_test = time.perf_counter()
-        test_loss, test_acc = evaluate(model, data.test_x, data.test_y, cfg.optim.eval_batch_size)
-        eval_s = time.perf_counter() - t_test
-
-    return _result(cfg, run, data, budget, device, test_loss, test_acc,
-                   wall_s=time.perf_counter() - t_start, data_s=data_s, test_s=eval_s)
+        trainer.resume()
+    return trainer.train().result()
 
 
 def mixed_cross_entropy(logits: torch.Tensor, targets: torch.Tensor, mixed: Mixed) -> torch.Tensor:
@@ -302,7 +383,7 @@ class _Pending:
 
 def _run_epochs(run: RunState, cfg: RunConfig, data: PreparedData, schedule: LRSchedule,
                 augment: Compose, progress: bool, callbacks: Sequence[EpochCallback],
-                checkpoint_path: Path | None) -> None:
+                checkpoint_path: Path | None, until: float = 1.0) -> None:
     from tqdm.auto import tqdm
 
     model, meter, sampler = run.model, run.meter, run.sampler
@@ -313,7 +394,7 @@ def _run_epochs(run: RunState, cfg: RunConfig, data: PreparedData, schedule: LRS
                unit=" units" if budget.unit == "compute" else " samples", unit_scale=True,
                dynamic_ncols=True, leave=False, file=sys.stderr)
     stepper = _Stepper(run, schedule, augment, data.train_noisy, bar)
-    while not meter.exhausted:
+    while not meter.exhausted and meter.progress < until:
         t_epoch = time.perf_counter()
         stepper.reset()
         model.train()
@@ -382,7 +463,8 @@ def _end_epoch(run: RunState, cfg: RunConfig, data: PreparedData, schedule: LRSc
                     val_acc="-" if record["val_acc"] is None else f"{val_acc:.3f}")
     if checkpoint_path is not None and cfg.checkpoint_every > 0 and (
             run.epoch % cfg.checkpoint_every == 0 or meter.exhausted):
-        save_checkpoint(checkpoint_path, {"config": cfg.to_dict(), "state": run.state_dict()})
+        save_checkpoint(checkpoint_path, {"config": cfg.to_dict(),
+                                          "state": run.state_dict(run.rng_state())})
     for callback in callbacks:
         callback(record)
 

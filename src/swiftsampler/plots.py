@@ -1,0 +1,71 @@
+"""Plots (PNG, matplotlib's Agg backend: no display needed)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from .files import write_atomic
+
+
+def _figure(ncols: int = 1, width: float = 5.5, height: float = 4.0):  # noqa: ANN202
+    import matplotlib
+
+    matplotlib.use("Agg", force=True)
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, ncols, figsize=(width * ncols, height), squeeze=False)
+    return plt, fig, axes[0]
+
+
+def _save(plt, fig, path: Path | str) -> Path:  # noqa: ANN001
+    import io
+
+    buffer = io.BytesIO()
+    fig.tight_layout()
+    fig.savefig(buffer, format="png", dpi=120)
+    plt.close(fig)
+    return write_atomic(path, lambda fh: fh.write(buffer.getvalue()))
+
+
+def plot_convergence(curves: Mapping[str, Sequence[float]], path: Path | str, *,
+                     uniform: float | None = None, title: str = "Sampler search") -> Path:
+    """Best validation accuracy so far against the trial number, one line per search algorithm
+    (Yao et al. 2024, Figure 3). ``curves`` maps a label to the objective of each trial, in order."""
+    plt, fig, (ax,) = _figure()
+    for label, values in curves.items():
+        best = np.maximum.accumulate(np.asarray(values, dtype=float)) * 100
+        ax.plot(np.arange(1, len(best) + 1), best, marker="o", markersize=3, label=label)
+    if uniform is not None:
+        ax.axhline(uniform * 100, color="grey", linestyle="--", label="uniform sampler (trial 1)")
+    ax.set_xlabel("trial")
+    ax.set_ylabel("best validation accuracy so far (%)")
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    return _save(plt, fig, path)
+
+
+def plot_sampler(loss: np.ndarray, entropy: np.ndarray, probability: np.ndarray,
+                 noisy: np.ndarray | None, path: Path | str, *, title: str = "") -> Path:
+    """The learned sampler over (loss, renormed entropy) next to the density of mislabelled samples
+    (Yao et al. 2024, Figure 1). Arrays are per training sample; ``probability`` sums to 1."""
+    panels = 2 if noisy is not None and noisy.any() else 1
+    plt, fig, axes = _figure(panels)
+    n = len(probability)
+    relative = probability * n  # 1 = the uniform probability
+    order = np.argsort(relative)
+    scatter = axes[0].scatter(loss[order], entropy[order], c=relative[order], s=4, cmap="viridis",
+                              vmin=0, vmax=max(2.0, float(np.quantile(relative, 0.99))))
+    fig.colorbar(scatter, ax=axes[0], label="sampling probability × N (1 = uniform)")
+    axes[0].set_title(title or "learned sampler")
+    if panels == 2:
+        hist = axes[1].hist2d(loss[noisy], entropy[noisy], bins=40, cmap="magma")
+        fig.colorbar(hist[3], ax=axes[1], label="mislabelled samples per bin")
+        axes[1].set_title(f"mislabelled samples ({int(noisy.sum())} of {n})")
+    for ax in axes:
+        ax.set_xlabel("training loss")
+        ax.set_ylabel("renormed entropy $E^r$")
+    return _save(plt, fig, path)

@@ -1,0 +1,84 @@
+"""The learned Swift Sampler (Yao, Li & Xiao, NeurIPS 2024) as a sampler of the registry."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+
+from ..errors import ConfigError
+from ..stats import SampleStats
+from ._base import SAMPLERS, EpochInfo, EpochPlan, Sampler
+from ._checks import check_range
+from ._draw import draw_with_replacement
+
+REFRESH = ("stats", "scoring-pass")
+DEFAULT_WARMUP = 0.25
+
+
+@SAMPLERS.register("swift")
+class SwiftSampler(Sampler):
+    """Swift Sampler: ``P_i = tau_theta(T(f(x_i)))``, a 10-parameter function of per-sample features.
+
+    Features ``f`` (loss and renormed entropy by default) are mapped to [0, 1] by a transform ``T``
+    (``cgf``: cumulative gradient mass; ``cdf``; ``none``) fitted on the training set, then through one
+    piecewise-linear function per feature with knot values ``theta`` in a box (which bounds the
+    Lipschitz constant), combined by product (or sum) and normalised (:mod:`swiftsampler.swift`).
+
+    The first ``warmup`` of the budget is uniform (the features need a trained model); after that each
+    epoch draws its ``round(b N)`` samples *with replacement* from ``P``, unweighted. Features come from
+    the statistics recorded in training (``refresh="stats"``), or from a forward pass over the whole
+    training set before every epoch, charged to the budget (``refresh="scoring-pass"``).
+
+    Args:
+        card: path of a sampler card (``swiftsampler search`` writes one); gives everything below
+            except ``warmup`` and ``refresh``.
+        params: the knot values, in ``SamplerFamily.param_names`` order (instead of a card).
+        features, transform, n_knots, combine, floor: the sampler family (instead of a card).
+        warmup: fraction of the budget sampled uniformly first; default: the card's search
+            ``init_fraction`` (where its shared initialisation was taken), else 0.25.
+        refresh: where the features come from, ``stats`` or ``scoring-pass``.
+    """
+
+    def __init__(self, num_samples: int, *, card: str | None = None,
+                 params: Sequence[float] | None = None,
+                 features: Sequence[str] = ("loss", "entropy"), transform: str = "cgf",
+                 n_knots: int = 5, combine: str = "product", floor: float = 0.0,
+                 warmup: float | None = None, refresh: str = "stats") -> None:
+        from ..swift import SamplerCard, SamplerFamily, load_card
+
+        super().__init__(num_samples)
+        if card is not None:
+            if params is not None:
+                raise ConfigError("give either a sampler card or params, not both")
+            self.card = load_card(card)
+        else:
+            family = SamplerFamily(features=tuple(features), n_knots=n_knots, combine=combine,
+                                   floor=floor)
+            theta = family.uniform_params() if params is None else list(params)
+            self.card = SamplerCard.create(family, theta, transform=transform)
+        self.family = self.card.family_obj()
+        self.theta = torch.tensor(self.card.params, dtype=torch.float64)
+        if warmup is None:
+            warmup = self.card.provenance.get("search", {}).get("init_fraction", DEFAULT_WARMUP)
+        self.warmup = check_range("warmup", warmup, 0.0, 1.0, high_open=True)
+        if refresh not in REFRESH:
+            raise ValueError(f"refresh must be one of {', '.join(REFRESH)}, got {refresh!r}")
+        self.refresh = refresh
+
+    def probabilities(self, stats: SampleStats) -> torch.Tensor:
+        """The sampling distribution over the training set given the current statistics. (N,)"""
+        from ..swift import transformed_features
+
+        u = transformed_features(stats, self.card.features, self.card.transform)
+        return self.family.probabilities(u, self.theta.to(u.device))
+
+    def wants_scoring_pass(self, info: EpochInfo) -> bool:
+        return self.refresh == "scoring-pass" and info.progress >= self.warmup
+
+    def plan_epoch(self, stats: SampleStats, generator: torch.Generator,
+                   info: EpochInfo) -> EpochPlan:
+        if info.progress < self.warmup or not bool(stats.seen_mask.any()):
+            return super().plan_epoch(stats, generator, info)
+        p = self.probabilities(stats).to(generator.device)
+        return EpochPlan(draw_with_replacement(p, info.n_samples, generator))

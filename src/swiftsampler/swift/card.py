@@ -1,0 +1,179 @@
+"""The sampler card: a searched Swift Sampler as a small, versioned JSON file.
+
+A card holds everything needed to rebuild the sampler on any model (research notes §8.14: the
+parameters are reused as they are; features and transform are recomputed with the target model)::
+
+    {
+      "schema": "swiftsampler.sampler-card/1",
+      "features": ["loss", "entropy"],
+      "transform": "cgf",
+      "family": {"features": ["loss", "entropy"], "n_knots": 5, "combine": "product",
+                 "low": 0.0, "high": 1.0, "floor": 0.0},
+      "params": [0.5, ...],                      # SamplerFamily.param_names order
+      "provenance": {"dataset": ..., "model": ..., "objective": ..., "value": ..., "trials": ...,
+                     "cost": ..., "created": ..., "swiftsampler": "0.1.0"}
+    }
+
+``probabilities(stats)`` runs the whole map: features -> transform (the cgf mass is the gradient-norm
+proxy, NaN -> 0) -> family probabilities. Every problem with a card (missing or unreadable file, invalid
+JSON, wrong schema, unknown names, wrong number of parameters, non-finite or out-of-box parameters) is a
+:class:`~swiftsampler.errors.ConfigError` with one line saying what is wrong.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from ..errors import ConfigError
+from ..files import write_json
+from ..stats import SampleStats
+from .family import SamplerFamily
+from .features import FEATURES, feature_matrix
+from .transforms import TRANSFORMS, apply_transform
+
+__all__ = ["CARD_SCHEMA", "SamplerCard", "load_card", "transformed_features"]
+
+#: Schema identifier (and version) of sampler cards this code reads and writes.
+CARD_SCHEMA = "swiftsampler.sampler-card/1"
+
+
+def transformed_features(stats: SampleStats, features: Sequence[str], transform: str) -> Tensor:
+    """Features of every sample mapped to [0, 1]: ``(N, K)`` float64, unseen samples at 0.5.
+
+    The transform is fitted on the current statistics; the cgf mass is ``stats.grad_norm`` (NaN -> 0).
+    Compute this once per refresh and call :meth:`SamplerFamily.probabilities` for each ``theta``.
+    """
+    raw = feature_matrix(stats, features)
+    mass = torch.nan_to_num(stats.grad_norm.to(torch.float64), nan=0.0)
+    return apply_transform(raw, transform, mass)
+
+
+@dataclass(frozen=True, kw_only=True)
+class SamplerCard:
+    """A searched sampler: feature names, transform, family, parameters, and where they came from.
+
+    Construct it with keywords (or :meth:`create` from a :class:`SamplerFamily`); every field is
+    validated on construction and a bad value raises :class:`ConfigError`.
+    """
+
+    schema: str = CARD_SCHEMA
+    features: tuple[str, ...]
+    transform: str
+    family: dict[str, Any]
+    params: list[float]
+    provenance: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.schema != CARD_SCHEMA:
+            raise ConfigError(f"unsupported sampler card schema {self.schema!r} (expected {CARD_SCHEMA!r})")
+        if isinstance(self.features, str) or not isinstance(self.features, Sequence):
+            raise ConfigError(f"card features must be a list of names, got {self.features!r}")
+        object.__setattr__(self, "features", tuple(self.features))
+        for name in self.features:
+            FEATURES.get(name)  # ConfigError naming the known features
+        if not isinstance(self.transform, str):
+            raise ConfigError(f"card transform must be a name, got {self.transform!r}")
+        TRANSFORMS.get(self.transform)
+        family = SamplerFamily.from_dict(self.family)  # validates the feature names too
+        object.__setattr__(self, "family", family.to_dict())
+        if self.features != family.features:
+            raise ConfigError(f"card features {list(self.features)} differ from the family's "
+                              f"{list(family.features)}")
+        if isinstance(self.params, (str, bytes)) or not isinstance(self.params, Sequence):
+            raise ConfigError(f"card params must be a list of numbers, got {self.params!r}")
+        for value in self.params:
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise ConfigError(f"card params must be numbers, got {value!r}")
+        family.check_params([float(v) for v in self.params])
+        object.__setattr__(self, "params", [float(v) for v in self.params])
+        if not isinstance(self.provenance, Mapping):
+            raise ConfigError(f"card provenance must be a mapping, got {type(self.provenance).__name__}")
+        object.__setattr__(self, "provenance", dict(self.provenance))
+
+    @classmethod
+    def create(cls, family: SamplerFamily, params: Sequence[float] | Tensor, *, transform: str = "cgf",
+               provenance: Mapping[str, Any] | None = None) -> SamplerCard:
+        """A card for ``family`` with ``params``; ``provenance`` gains ``created`` (UTC, ISO 8601) and
+        ``swiftsampler`` (the package version) unless it already has them."""
+        from .. import __version__
+
+        prov = dict(provenance or {})
+        prov.setdefault("created", datetime.now(timezone.utc).isoformat(timespec="seconds"))
+        prov.setdefault("swiftsampler", __version__)
+        if isinstance(params, Tensor):
+            params = params.detach().cpu().reshape(-1).tolist()
+        return cls(features=family.features, transform=transform, family=family.to_dict(),
+                   params=list(params), provenance=prov)
+
+    def family_obj(self) -> SamplerFamily:
+        """The :class:`SamplerFamily` this card's parameters belong to."""
+        return SamplerFamily.from_dict(self.family)
+
+    def probabilities(self, stats: SampleStats) -> Tensor:
+        """Sampling probabilities (N,) float64 of every sample under this card, on the stats' device."""
+        u = transformed_features(stats, self.features, self.transform)
+        return self.family_obj().probabilities(u, self.params)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"schema": self.schema, "features": list(self.features), "transform": self.transform,
+                "family": dict(self.family), "params": list(self.params),
+                "provenance": dict(self.provenance)}
+
+    def save(self, path: str | Path) -> Path:
+        """Write the card as JSON, atomically; provenance must be JSON-serialisable."""
+        try:
+            return write_json(path, self.to_dict())
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(f"sampler card cannot be written as JSON: {exc}") from None
+
+    @classmethod
+    def from_dict(cls, data: Any, *, source: str = "sampler card") -> SamplerCard:
+        """Build a card from parsed JSON; every problem is one :class:`ConfigError` line naming ``source``."""
+        if not isinstance(data, Mapping):
+            raise ConfigError(f"{source}: expected a JSON object, got {type(data).__name__}")
+        if "schema" not in data:
+            raise ConfigError(f"{source}: missing 'schema' (expected {CARD_SCHEMA!r})")
+        if data["schema"] != CARD_SCHEMA:
+            raise ConfigError(f"{source}: unsupported schema {data['schema']!r} (expected {CARD_SCHEMA!r})")
+        names = [f.name for f in dataclasses.fields(cls)]
+        unknown = sorted(set(data) - set(names))
+        if unknown:
+            raise ConfigError(f"{source}: unknown key {unknown[0]!r}; a card has: {', '.join(names)}")
+        missing = [n for n in ("features", "transform", "family", "params") if n not in data]
+        if missing:
+            raise ConfigError(f"{source}: missing {missing[0]!r}")
+        try:
+            return cls(**dict(data))
+        except ConfigError as exc:
+            raise ConfigError(f"{source}: {exc}") from None
+
+    @classmethod
+    def load(cls, path: str | Path) -> SamplerCard:
+        """Read and validate a card written by :meth:`save`."""
+        path = Path(path)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            raise ConfigError(f"sampler card {path} not found") from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"sampler card {path} cannot be read: {exc}") from None
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ConfigError(f"sampler card {path} is not valid JSON: {exc.msg} "
+                              f"(line {exc.lineno}, column {exc.colno})") from None
+        return cls.from_dict(data, source=f"sampler card {path}")
+
+
+def load_card(path: str | Path) -> SamplerCard:
+    """Shorthand for :meth:`SamplerCard.load`."""
+    return SamplerCard.load(path)

@@ -1,0 +1,85 @@
+"""Per-sample features that a Swift Sampler maps to a sampling probability.
+
+A feature extractor is a function ``(stats: SampleStats) -> Tensor (N,) float64`` that reads one column of
+the per-sample statistics (:mod:`swiftsampler.stats`), with NaN for every sample not seen yet. The
+extractors are registered in :data:`FEATURES`; :func:`feature_matrix` stacks several into ``(N, K)``.
+
+Source of each feature (tags as in the research notes, ``shared/research/swift_sampler.md`` §2):
+
+* ``loss``: the last training loss. The paper's first feature [Q: Fig. 1, "(Loss, E^r) space"].
+* ``entropy``: the renormed entropy ``E^r``. The paper's second feature [Q: Fig. 1]; its exact definition
+  (entropy of the renormalised non-label softmax, divided by ``log(C - 1)``) is our reading [I, §8.2].
+* ``p_true``, ``grad_norm``, ``loss_ema``: extra features of ours [I], for loss-only or alternative
+  searches: the mean true-class probability over all visits, the gradient-norm proxy
+  ``||softmax(z) - onehot(y)||_2`` and the EMA of the loss.
+
+The default pair is :data:`DEFAULT_FEATURES` = ``("loss", "entropy")``, the paper's (Loss, E^r).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import torch
+from torch import Tensor
+
+from ..registry import Registry
+from ..stats import SampleStats
+
+__all__ = ["DEFAULT_FEATURES", "FEATURES", "FeatureFn", "extract_feature", "feature_matrix"]
+
+FeatureFn = Callable[[SampleStats], Tensor]
+
+#: Registry of feature extractors ``(stats) -> (N,) float64`` (NaN where unseen).
+FEATURES: Registry[Tensor] = Registry("feature")
+
+#: The paper's feature pair: loss and renormed entropy E^r.
+DEFAULT_FEATURES: tuple[str, ...] = ("loss", "entropy")
+
+
+def _seen_only(stats: SampleStats, values: Tensor) -> Tensor:
+    """``values`` as float64, NaN wherever the sample has not been seen."""
+    values = values.to(torch.float64)
+    return torch.where(stats.seen_mask, values, torch.full_like(values, float("nan")))
+
+
+@FEATURES.register("loss")
+def loss(stats: SampleStats) -> Tensor:
+    """The last training loss of each sample (paper feature)."""
+    return _seen_only(stats, stats.loss)
+
+
+@FEATURES.register("entropy")
+def entropy(stats: SampleStats) -> Tensor:
+    """The last renormed entropy E^r of each sample (paper feature; definition is our reading)."""
+    return _seen_only(stats, stats.entropy)
+
+
+@FEATURES.register("p_true")
+def p_true(stats: SampleStats) -> Tensor:
+    """Mean true-class probability over all visits (our addition)."""
+    return _seen_only(stats, stats.p_mean)
+
+
+@FEATURES.register("grad_norm")
+def grad_norm(stats: SampleStats) -> Tensor:
+    """The last gradient-norm proxy ||softmax - onehot||_2 (our addition)."""
+    return _seen_only(stats, stats.grad_norm)
+
+
+@FEATURES.register("loss_ema")
+def loss_ema(stats: SampleStats) -> Tensor:
+    """Exponential moving average of the loss (our addition)."""
+    return _seen_only(stats, stats.loss_ema)
+
+
+def extract_feature(stats: SampleStats, name: str) -> Tensor:
+    """The feature ``name`` of every sample, ``(N,)`` float64; an unknown name raises ConfigError."""
+    return FEATURES.get(name).factory(stats)
+
+
+def feature_matrix(stats: SampleStats, names: Sequence[str] = DEFAULT_FEATURES) -> Tensor:
+    """Stack the features ``names`` column-wise: ``(N, K)`` float64 on the stats' device, NaN if unseen."""
+    if isinstance(names, str) or len(names) == 0:
+        raise ValueError(f"names must be a non-empty sequence of feature names, got {names!r}")
+    return torch.stack([extract_feature(stats, n) for n in names], dim=1)

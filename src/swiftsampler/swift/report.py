@@ -1,0 +1,62 @@
+"""What ``swiftsampler search`` shows: a summary and the two plots of the paper (Figures 1 and 3)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from ..plots import plot_convergence, plot_sampler
+
+
+def search_plots(runner: Any, outcome: dict[str, Any]) -> list[Path]:
+    """``convergence.png`` (best objective vs trial) and ``sampler.png`` (the learned sampler over
+    (loss, E^r) at the shared initialisation, next to the density of mislabelled samples)."""
+    from ..engine import Trainer
+    from ..samplers import SwiftSampler
+
+    out = runner.out
+    values = [row["val_acc"] for row in outcome["trials"]]
+    paths = [plot_convergence({runner.search.search_algo: values}, out / "convergence.png",
+                              uniform=outcome["uniform_value"],
+                              title=f"Swift Sampler search ({runner.cfg.data.dataset}, "
+                                    f"{runner.cfg.model.model})")]
+    trainer = Trainer(runner.cfg, data=runner.data)
+    trainer.load_state_dict(runner.shared_init())
+    stats = trainer.state.stats
+    sampler = SwiftSampler(stats.num_samples, card=str(out / "sampler.json"))
+    prob = sampler.probabilities(stats).cpu().numpy()
+    noisy = runner.data.train_noisy.cpu().numpy() if bool(runner.data.train_noisy.any()) else None
+    seen = stats.seen_mask.cpu().numpy()
+    loss = torch.nan_to_num(stats.loss).cpu().numpy()
+    entropy = torch.nan_to_num(stats.entropy).cpu().numpy()
+    paths.append(plot_sampler(loss[seen], entropy[seen], prob[seen],
+                              None if noisy is None else noisy[seen], out / "sampler.png",
+                              title="learned sampler at the shared initialisation"))
+    return paths
+
+
+def format_search_summary(runner: Any, outcome: dict[str, Any], plots: list[Path]) -> str:
+    card = outcome["card"]
+    prov = card.provenance
+    cost = prov["cost"]
+    lines = [
+        f"swiftsampler search: {prov['dataset']} / {prov['model']}, noise {prov['noise']:g}, "
+        f"{prov['trials']} trials ({runner.search.search_algo}), "
+        f"{card.family_obj().n_params} parameters",
+        f"  objective  best validation accuracy {100 * outcome['best_value']:.2f}% (trial "
+        f"{prov['best_trial'] + 1}); uniform sampler {_pct(outcome['uniform_value'])}",
+        f"  cost       {outcome['wall_s']:.1f} s (shared initialisation "
+        f"{cost['init_wall_s']:.1f} s, trials {cost['trials_wall_s']:.1f} s)",
+        f"  card       {runner.out / 'sampler.json'}",
+        f"  trials     {runner.out / 'trials.csv'}",
+    ]
+    lines += [f"  plot       {p}" for p in plots]
+    lines.append(f"  next       swiftsampler train --sampler swift --sampler-card "
+                 f"{runner.out / 'sampler.json'} ...")
+    return "\n".join(lines)
+
+
+def _pct(x: float | None) -> str:
+    return "-" if x is None else f"{100 * x:.2f}%"
