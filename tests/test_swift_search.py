@@ -1,0 +1,131 @@
+"""The swift sampler in training, and the search: shared init, uniform first trial, storage and
+resume, the card, transfer to another model, and the CLI."""
+
+import json
+
+import pytest
+import torch
+
+from swiftsampler.cli import main
+from swiftsampler.config import RunConfig
+from swiftsampler.data import prepare_data
+from swiftsampler.engine import train
+from swiftsampler.errors import ConfigError
+from swiftsampler.samplers import EpochInfo, create_sampler
+from swiftsampler.stats import SampleStats
+from swiftsampler.swift import SamplerFamily
+from swiftsampler.swift.search import SearchConfig, SwiftSearch
+
+
+def small(**changes):
+    settings = dict(dataset="synthetic", model="mlp", width=32, epochs=4, batch_size=32,
+                    noise=0.3)
+    return RunConfig().replace(**{**settings, **changes})
+
+
+def test_swift_sampler_is_uniform_during_warmup_then_follows_its_probabilities():
+    n = 6
+    stats = SampleStats(n)
+    logits = torch.zeros(n, 2)
+    stats.record(torch.arange(n), logits, torch.zeros(n, dtype=torch.long),
+                 torch.arange(n, dtype=torch.float32), step=0)
+    family = SamplerFamily(features=("loss",), n_knots=2)
+    sampler = create_sampler("swift", n, params=[1.0, 0.0], features=["loss"], n_knots=2,
+                             transform="cdf", warmup=0.5)
+    u = (torch.arange(n, dtype=torch.float64) + 0.5) / n  # mid-rank cdf of distinct losses
+    expected = family.probabilities(u.unsqueeze(1), [1.0, 0.0])
+    assert torch.allclose(sampler.probabilities(stats), expected)
+    g = torch.Generator().manual_seed(0)
+    early = sampler.plan_epoch(stats, g, EpochInfo(0, 0.2, n)).indices
+    assert sorted(early.tolist()) == list(range(n))  # uniform without replacement
+    counts = torch.zeros(n)
+    for _ in range(400):
+        counts += torch.bincount(sampler.plan_epoch(stats, g, EpochInfo(3, 0.6, n)).indices,
+                                 minlength=n)
+    assert torch.allclose(counts / counts.sum(), expected.float(), atol=0.02)
+
+
+def test_sampler_card_flag_validation():
+    with pytest.raises(ConfigError, match="--sampler-card: is only for --sampler swift"):
+        RunConfig().replace(sampler="uniform", sampler_card="x.json")
+
+
+@pytest.fixture(scope="module")
+def searched(tmp_path_factory):
+    out = tmp_path_factory.mktemp("search")
+    cfg = small()
+    search = SearchConfig(n_trials=4, search_algo="random", inner_epochs=1.0,
+                          storage=str(out / "study.journal"))
+    runner = SwiftSearch(cfg, search, out)
+    return cfg, search, out, runner, runner.run()
+
+
+def test_search_writes_card_trials_and_starts_with_uniform(searched):
+    cfg, search, out, runner, outcome = searched
+    card = json.loads((out / "sampler.json").read_text())
+    assert card["schema"] == "swiftsampler.sampler-card/1" and len(card["params"]) == 10
+    trials = json.loads((out / "trials.json").read_text())["trials"]
+    assert len(trials) == 4
+    first = [v for k, v in trials[0].items() if k.startswith(("loss_", "entropy_"))]
+    assert len(set(first)) == 1  # all knots equal: the uniform sampler
+    assert card["provenance"]["value"] == max(t["val_acc"] for t in trials)
+    assert card["provenance"]["value"] >= card["provenance"]["uniform_value"]
+    assert (out / "trials.csv").read_text().startswith("trial,val_acc,best_so_far")
+    assert (out / "init.pt").exists()
+
+
+def test_trial_objective_is_deterministic_and_uses_validation_only(searched):
+    cfg, search, out, runner, outcome = searched
+    theta = SamplerFamily().uniform_params()
+    a, b = runner.evaluate(theta), runner.evaluate(theta)
+    assert a["val_acc"] == b["val_acc"] and a["val_loss"] == b["val_loss"]
+    n_train = runner.data.train_y.shape[0]
+    assert a["backward_samples"] == round(1.0 * n_train)  # one epoch at budget 1
+
+
+def test_resume_adds_trials_to_the_stored_study(searched):
+    cfg, search, out, runner, outcome = searched
+    more = SearchConfig(n_trials=6, search_algo="random", storage=search.storage)
+    again = SwiftSearch(cfg, more, out).run(resume=True)
+    assert len(again["trials"]) == 6
+    assert [t["trial"] for t in again["trials"][:4]] == [0, 1, 2, 3]
+    with pytest.raises(ConfigError, match="already holds a study"):
+        SwiftSearch(cfg, more, out).run(resume=False)
+
+
+def test_card_trains_and_transfers_to_another_model(searched):
+    cfg, search, out, runner, outcome = searched
+    data = prepare_data(cfg.data, cfg.data_seed)
+    # searched with a 32-wide MLP, used on a 16-wide one: features are recomputed by the new model
+    result = train(cfg.replace(sampler="swift", sampler_card=str(out / "sampler.json"), width=16),
+                   data=data)
+    assert result["config"]["sampler"]["sampler_card"].endswith("sampler.json")
+    assert 0 <= result["noise"]["sampling_mass_on_noisy"] <= 1
+    assert result["test_acc"] > 0.5
+
+
+def test_search_cli_end_to_end(tmp_path, capsys):
+    out = tmp_path / "ss"
+    code = main(["search", "--dataset", "synthetic", "--model", "mlp", "--epochs", "3",
+                 "--noise", "0.2", "--n-trials", "3", "--search-algo", "tpe", "--out", str(out),
+                 "--progress", "off"])
+    assert code == 0
+    text = capsys.readouterr().out
+    assert "sampler.json" in text and "uniform sampler" in text
+    for name in ("sampler.json", "trials.csv", "convergence.png", "sampler.png"):
+        assert (out / name).stat().st_size > 0
+    assert main(["train", "--dataset", "synthetic", "--model", "mlp", "--epochs", "3",
+                 "--noise", "0.2", "--sampler", "swift", "--sampler-card", str(out / "sampler.json"),
+                 "--progress", "off", "--out", str(tmp_path / "t")]) == 0
+
+
+def test_bad_cards_and_settings_are_one_line_errors(tmp_path, capsys):
+    bad = tmp_path / "bad.json"
+    bad.write_text("{not json")
+    assert main(["train", "--dataset", "synthetic", "--sampler", "swift", "--sampler-card",
+                 str(bad), "--out", str(tmp_path / "r"), "--progress", "off"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "JSON" in err
+    assert main(["search", "--dataset", "synthetic", "--n-trials", "0", "--out",
+                 str(tmp_path / "s")]) == 2
+    assert "--n-trials" in capsys.readouterr().err
