@@ -474,3 +474,13 @@ def test_prepared_data_to_moves_every_tensor() -> None:
             assert getattr(p, name).device.type == "cpu"  # the original is not changed
     assert (moved.num_classes, moved.input_shape, moved.kind) == (p.num_classes, p.input_shape,
                                                                    p.kind)
+
+
+def test_drop_noisy_keeps_exactly_the_clean_training_samples(tmp_path):
+    noisy = prepare_data(DataConfig(dataset="synthetic", noise=0.3), 0, cache_dir=tmp_path)
+    clean = prepare_data(DataConfig(dataset="synthetic", noise=0.3, drop_noisy=True), 0,
+                         cache_dir=tmp_path)
+    kept = noisy.train_index[~noisy.train_noisy]
+    assert torch.equal(clean.train_index, kept)
+    assert torch.equal(clean.train_y, clean.train_clean_y) and not bool(clean.train_noisy.any())
+    assert torch.equal(clean.val_y, noisy.val_y)

@@ -62,6 +62,8 @@ class DataConfig:
     noise: float = opt(0.0, "label-noise rate injected into the training split, in [0, 1)", metavar="R")
     noise_type: str = opt("symmetric", "label-noise model", choices=("symmetric", "asymmetric"))
     noisy_val: bool = opt(False, "also corrupt the validation labels (default: a clean held-out set)")
+    drop_noisy: bool = opt(False, "oracle baseline: train only on the samples whose label the "
+                                  "noise left intact")
     data_seed: int | None = opt(
         None, "seed of the split and the noise (default: --seed)", metavar="K"
     )

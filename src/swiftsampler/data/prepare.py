@@ -64,7 +64,8 @@ def prepare_data(cfg: DataConfig, seed: int, *,
     Randomness comes from independent named streams of ``seed``
     (:func:`~swiftsampler.seeding.make_generator`): ``split`` draws the validation split
     (``cfg.val_ratio`` of every class of the train split), ``train-noise`` the noise of the training
-    part, ``val-noise`` the noise of the validation part (only if ``cfg.noisy_val``). The test split
+    part, ``val-noise`` the noise of the validation part (only if ``cfg.noisy_val``). With
+    ``cfg.drop_noisy`` the corrupted training samples are removed (an oracle baseline). The test split
     is never changed. ``cfg.data_dir`` is not used yet.
     """
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
@@ -90,6 +91,10 @@ def prepare_data(cfg: DataConfig, seed: int, *,
                 make_generator(seed, "val-noise"), asymmetric_map)
     else:
         train_y, train_noisy = clean_y.clone(), torch.zeros(len(clean_y), dtype=torch.bool)
+    if cfg.drop_noisy:  # the oracle "clean samples only" baseline
+        keep = ~train_noisy
+        train_idx, train_y, clean_y = train_idx[keep], train_y[keep], clean_y[keep]
+        train_noisy = train_noisy[keep]
 
     return PreparedData(
         train_x=ds.train_x[train_idx], train_y=train_y, train_clean_y=clean_y,
