@@ -9,15 +9,15 @@ from torch import Tensor
 from ._base import AUGMENTATIONS, Augmentation, AugmentContext, Mixed, rand, randint
 
 
-def translate_batch(x: Tensor, dy: Tensor, dx: Tensor, fill: Tensor) -> Tensor:
-    """Shift each image by ``(dy_i, dx_i)`` pixels, filling with ``fill`` (C,).
+def translate_batch(x: Tensor, dy: Tensor, dx: Tensor, fill: Tensor, max_shift: int) -> Tensor:
+    """Shift each image by ``(dy_i, dx_i)`` pixels (``|d| <= max_shift``), filling with ``fill`` (C,).
 
     ``out[i, :, r, c] = x[i, :, r - dy_i, c - dx_i]`` where in range. x (B, C, H, W), dy/dx (B,) int64.
-    Equivalent to a random crop of an image padded by ``max |d|`` (torchvision's
+    Equivalent to a random crop of an image padded by ``max_shift`` (torchvision's
     ``RandomCrop(padding=p)``).
     """
     b, c, h, w = x.shape
-    pad = int(max(h, w))
+    pad = int(max_shift)
     padded = F.pad(x - fill.view(1, c, 1, 1), (pad, pad, pad, pad)) + fill.view(1, c, 1, 1)
     rows = (pad - dy).view(b, 1) + torch.arange(h, device=x.device).view(1, h)  # (B, H)
     cols = (pad - dx).view(b, 1) + torch.arange(w, device=x.device).view(1, w)  # (B, W)
@@ -64,7 +64,7 @@ class Standard(Augmentation):
             dx = randint(-p, p + 1, b, generator, device)
             fill = self.context.low.to(device) if self.context.low is not None else \
                 torch.zeros(x.shape[1], device=device)
-            out = translate_batch(x, dy, dx, fill)
+            out = translate_batch(x, dy, dx, fill, p)
             if self.flip:
                 flip = rand(b, generator, device) < 0.5
                 out = torch.where(flip.view(b, 1, 1, 1), out.flip(-1), out)
