@@ -137,6 +137,7 @@ def cmd_search(args: argparse.Namespace) -> int:
     check_names(cfg)
     search = SearchConfig(
         n_trials=args.n_trials, search_algo=args.search_algo, inner_epochs=args.inner_epochs,
+        inner_schedule=args.inner_schedule,
         init_fraction=args.init_fraction, features=tuple(args.features.split(",")),
         transform=args.transform, n_knots=args.n_knots, combine=args.combine, floor=args.floor,
         storage=args.storage, study_name=args.study_name,
@@ -211,13 +212,18 @@ def build_parser() -> argparse.ArgumentParser:
                              "(default: gp)")
     search.add_argument("--inner-epochs", type=float, default=1.0, metavar="E_O",
                         help="epochs of fine-tuning per candidate (default: 1)")
-    search.add_argument("--init-fraction", type=float, default=0.25, metavar="P",
+    search.add_argument("--inner-schedule", choices=("compressed", "continue"),
+                        default="compressed",
+                        help="LR in the inner loop: the rest of the schedule compressed into the "
+                             "inner epochs (anneals to a local minimum), or continued as it is "
+                             "(default: compressed)")
+    search.add_argument("--init-fraction", type=float, default=0.2, metavar="P",
                         help="fraction of the budget trained uniformly for the shared "
-                             "initialisation; also the final run's warm-up (default: 0.25)")
+                             "initialisation; also the final run's warm-up (default: 0.2)")
     search.add_argument("--features", default="loss,entropy",
                         help="per-sample features (default: loss,entropy)")
-    search.add_argument("--transform", default="cgf",
-                        help="feature transform to [0, 1]: cgf, cdf or none (default: cgf)")
+    search.add_argument("--transform", default="cdf",
+                        help="feature transform to [0, 1]: cdf, cgf or none (default: cdf)")
     search.add_argument("--n-knots", type=int, default=5,
                         help="knots per feature (default: 5; 2 features x 5 = 10 parameters)")
     search.add_argument("--combine", default="product", help="product or sum (default: product)")

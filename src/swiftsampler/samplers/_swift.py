@@ -13,7 +13,7 @@ from ._checks import check_range
 from ._draw import draw_with_replacement
 
 REFRESH = ("stats", "scoring-pass")
-DEFAULT_WARMUP = 0.25
+DEFAULT_WARMUP = 0.2
 
 
 @SAMPLERS.register("swift")
@@ -21,7 +21,8 @@ class SwiftSampler(Sampler):
     """Swift Sampler: ``P_i = tau_theta(T(f(x_i)))``, a 10-parameter function of per-sample features.
 
     Features ``f`` (loss and renormed entropy by default) are mapped to [0, 1] by a transform ``T``
-    (``cgf``: cumulative gradient mass; ``cdf``; ``none``) fitted on the training set, then through one
+    (``cdf``: mid-rank empirical CDF; ``cgf``: cumulative gradient mass; ``none``) fitted on the
+    training set each epoch, then through one
     piecewise-linear function per feature with knot values ``theta`` in a box (which bounds the
     Lipschitz constant), combined by product (or sum) and normalised (:mod:`swiftsampler.swift`).
 
@@ -36,13 +37,13 @@ class SwiftSampler(Sampler):
         params: the knot values, in ``SamplerFamily.param_names`` order (instead of a card).
         features, transform, n_knots, combine, floor: the sampler family (instead of a card).
         warmup: fraction of the budget sampled uniformly first; default: the card's search
-            ``init_fraction`` (where its shared initialisation was taken), else 0.25.
+            ``init_fraction`` (where its shared initialisation was taken), else 0.2.
         refresh: where the features come from, ``stats`` or ``scoring-pass``.
     """
 
     def __init__(self, num_samples: int, *, card: str | None = None,
                  params: Sequence[float] | None = None,
-                 features: Sequence[str] = ("loss", "entropy"), transform: str = "cgf",
+                 features: Sequence[str] = ("loss", "entropy"), transform: str = "cdf",
                  n_knots: int = 5, combine: str = "product", floor: float = 0.0,
                  warmup: float | None = None, refresh: str = "stats") -> None:
         from ..swift import SamplerCard, SamplerFamily, load_card
