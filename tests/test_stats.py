@@ -4,7 +4,13 @@ import math
 
 import torch
 
-from swiftsampler.stats import SampleStats, grad_norm_proxy, renormed_entropy, true_class_prob
+from swiftsampler.stats import (
+    SampleStats,
+    grad_norm_proxy,
+    probability_margin,
+    renormed_entropy,
+    true_class_prob,
+)
 
 
 def test_true_class_prob_and_grad_norm_match_hand_computation():
@@ -74,3 +80,12 @@ def test_state_round_trip():
     b.load_state_dict(a.state_dict())
     for name, value in a.state_dict().items():
         assert torch.equal(value.nan_to_num(-9), getattr(b, name).nan_to_num(-9)), name
+
+
+def test_probability_margin_hand_values():
+    logits = torch.log(torch.tensor([[0.5, 0.3, 0.2], [0.1, 0.6, 0.3]]))
+    margin = probability_margin(logits, torch.tensor([0, 0]))
+    assert torch.allclose(margin, torch.tensor([0.5 - 0.3, 0.1 - 0.6]))
+    stats = SampleStats(2)
+    stats.record(torch.tensor([0, 1]), logits, torch.tensor([0, 0]), torch.ones(2), step=0)
+    assert torch.allclose(stats.margin, margin)

@@ -223,15 +223,16 @@ def _crafted_stats() -> SampleStats:
 
 def test_features_read_the_stats_with_nan_for_unseen():
     stats = _crafted_stats()
-    assert FEATURES.names() == ["entropy", "grad_norm", "loss", "loss_ema", "p_true"]
+    assert FEATURES.names() == ["entropy", "grad_norm", "loss", "loss_ema", "margin", "p_true"]
     m = feature_matrix(stats, ("loss", "entropy", "p_true", "grad_norm", "loss_ema"))
     assert m.shape == (5, 5) and m.dtype == torch.float64
     assert m[4].isnan().all() and not m[:4].isnan().any()
     assert torch.allclose(m[:4, 0], torch.tensor([0.3, 0.1, 0.2, 0.2], dtype=torch.float64))
     assert torch.allclose(m[:4, 4], m[:4, 0])
     assert torch.allclose(m[:4, 2], stats.p_mean[:4].double())
+    assert torch.allclose(feature_matrix(stats, ("margin",))[:4, 0], stats.margin[:4].double())
     with pytest.raises(ConfigError):
-        feature_matrix(stats, ("loss", "margin"))
+        feature_matrix(stats, ("loss", "margn"))
 
 
 def test_card_probabilities_match_a_hand_computation():

@@ -21,7 +21,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-__all__ = ["SampleStats", "true_class_prob", "renormed_entropy", "grad_norm_proxy"]
+__all__ = ["SampleStats", "grad_norm_proxy", "probability_margin", "renormed_entropy",
+           "true_class_prob"]
 
 
 def true_class_prob(logits: Tensor, targets: Tensor) -> Tensor:
@@ -48,6 +49,15 @@ def renormed_entropy(logits: Tensor, targets: Tensor) -> Tensor:
     return (entropy / math.log(num_classes - 1)).clamp_(0.0, 1.0)
 
 
+def probability_margin(logits: Tensor, targets: Tensor) -> Tensor:
+    """``p_y - max_{j != y} p_j`` per sample, in [-1, 1]; negative when the prediction is wrong.
+    (B, C), (B,) -> (B,)."""
+    p = logits.float().softmax(dim=1)
+    p_true = p.gather(1, targets.unsqueeze(1)).squeeze(1)
+    others = p.scatter(1, targets.unsqueeze(1), float("-inf")).max(dim=1).values
+    return p_true - others
+
+
 def grad_norm_proxy(logits: Tensor, targets: Tensor) -> Tensor:
     """``||softmax(z) - onehot(y)||_2``: the norm of d(cross-entropy)/d(logits). (B, C) -> (B,)."""
     p = logits.float().softmax(dim=1)
@@ -63,11 +73,12 @@ class SampleStats:
         p_sum, p_sq_sum: credit-weighted sums of ``p_y`` and ``p_y^2`` over all visits.
         entropy: last renormed entropy ``E^r``.
         grad_norm: last gradient-norm proxy.
+        margin: last probability margin ``p_y - max_{j != y} p_j``.
         seen: credit-weighted number of visits (float).
         last_step: optimiser step of the last visit (-1 until seen).
     """
 
-    _FIELDS = ("loss", "loss_ema", "p_sum", "p_sq_sum", "entropy", "grad_norm", "seen",
+    _FIELDS = ("loss", "loss_ema", "p_sum", "p_sq_sum", "entropy", "grad_norm", "margin", "seen",
                "last_step")
 
     def __init__(self, num_samples: int, device: torch.device | str = "cpu", *,
@@ -81,6 +92,7 @@ class SampleStats:
         self.loss_ema = nan.clone()
         self.entropy = nan.clone()
         self.grad_norm = nan.clone()
+        self.margin = nan.clone()
         self.p_sum = torch.zeros(num_samples, device=device)
         self.p_sq_sum = torch.zeros(num_samples, device=device)
         self.seen = torch.zeros(num_samples, device=device)
@@ -134,7 +146,8 @@ class SampleStats:
         total = self._scratch.index_fill_(0, indices, 0.0).index_add_(0, indices, w)
         share = w / total[indices].clamp_min(1e-12)
         for name, value in (("loss", losses), ("entropy", renormed_entropy(logits, targets)),
-                            ("grad_norm", grad_norm_proxy(logits, targets))):
+                            ("grad_norm", grad_norm_proxy(logits, targets)),
+                            ("margin", probability_margin(logits, targets))):
             getattr(self, name).index_fill_(0, indices, 0.0).index_add_(0, indices, share * value)
         old = self.loss_ema[indices]
         last = self.loss[indices]

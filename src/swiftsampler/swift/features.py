@@ -67,6 +67,12 @@ def grad_norm(stats: SampleStats) -> Tensor:
     return _seen_only(stats, stats.grad_norm)
 
 
+@FEATURES.register("margin")
+def margin(stats: SampleStats) -> Tensor:
+    """The last probability margin ``p_y - max_{j != y} p_j`` (our addition)."""
+    return _seen_only(stats, stats.margin)
+
+
 @FEATURES.register("loss_ema")
 def loss_ema(stats: SampleStats) -> Tensor:
     """Exponential moving average of the loss (our addition)."""

@@ -5,10 +5,10 @@ Inner loop (fast local-minimum approximation, Yao et al. 2024): from a *shared i
 model after a uniform warm-up over the first ``init_fraction`` of the budget, computed once — train
 for ``inner_epochs`` epochs of the budget with the candidate sampler, with the rest of the LR schedule
 compressed into them (``inner_schedule="compressed"``; ``"continue"`` keeps the schedule as it is),
-then score the model on the validation split carved from the training data (never the test split). The first trial is the
-uniform sampler (all knots equal), so the search never returns something worse than uniform on its
-own objective. ``--storage`` puts the study in a journal file or a database: a stopped search resumes
-and several workers share one study.
+then score the model on the validation split carved from the training data (never the test split).
+The first trial is the uniform sampler (all knots equal), so the search never returns something worse
+than uniform on its own objective. ``--storage`` puts the study in a journal file or a database: a
+stopped search resumes and several workers share one study.
 """
 
 from __future__ import annotations
