@@ -6,3 +6,27 @@ import pytest
 @pytest.fixture(autouse=True)
 def _isolated_cache(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("SWIFTSAMPLER_CACHE", str(tmp_path_factory.getbasetemp() / "cache"))
+
+
+class _Stop(Exception):
+    pass
+
+
+def stopped_then_resumed(cfg, out_dir, stop_epoch=2):
+    """Train ``cfg`` with checkpoints, stop it after ``stop_epoch`` epochs (as a crash would), resume
+    it from the checkpoint and return the resumed result."""
+    from swiftsampler.engine import train
+
+    def stop(record):
+        if record["epoch"] == stop_epoch:
+            raise _Stop
+
+    with pytest.raises(_Stop):
+        train(cfg, out_dir=out_dir, callbacks=[stop])
+    return train(cfg, out_dir=out_dir, resume=True)
+
+
+def without_times(result):
+    """A result's metrics: everything but the wall-clock timings."""
+    history = [{k: v for k, v in r.items() if k != "time_s"} for r in result["history"]]
+    return (result["test_acc"], result["test_loss"], result["val_acc"], result["cost"], history)

@@ -10,6 +10,8 @@ from swiftsampler.config import RunConfig
 from swiftsampler.engine import train
 from swiftsampler.errors import ConfigError, TrainingError
 
+from .conftest import stopped_then_resumed, without_times
+
 SMALL = dict(dataset="synthetic", model="mlp", width=32, epochs=4, batch_size=32, lr=0.05,
              progress=None)
 
@@ -19,10 +21,7 @@ def small_config(**changes):
     return RunConfig().replace(**{**base, **changes})
 
 
-def metrics(result):
-    """Everything in a result but the timings."""
-    history = [{k: v for k, v in r.items() if k != "time_s"} for r in result["history"]]
-    return (result["test_acc"], result["test_loss"], result["val_acc"], result["cost"], history)
+metrics = without_times
 
 
 def test_backward_cost_scales_with_the_budget_and_iterations_follow():
@@ -62,21 +61,10 @@ def test_same_seed_same_metrics_and_global_rng_untouched():
     assert metrics(a) != metrics(c)
 
 
-class Stop(Exception):
-    pass
-
-
 def test_resume_after_a_stop_gives_the_uninterrupted_metrics(tmp_path):
     cfg = small_config(budget=0.5, epochs=5, checkpoint_every=1, noise=0.2)
     full = train(cfg)
-
-    def stop_after_two(record):
-        if record["epoch"] == 2:
-            raise Stop
-
-    with pytest.raises(Stop):
-        train(cfg, out_dir=tmp_path, callbacks=[stop_after_two])
-    resumed = train(cfg, out_dir=tmp_path, resume=True)
+    resumed = stopped_then_resumed(cfg, tmp_path)
     assert metrics(resumed) == metrics(full)
     assert resumed["noise"] == full["noise"]
 

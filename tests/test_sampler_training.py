@@ -6,6 +6,8 @@ from swiftsampler.config import RunConfig
 from swiftsampler.engine import train
 from swiftsampler.samplers import SAMPLERS, list_samplers
 
+from .conftest import stopped_then_resumed, without_times
+
 
 def config(sampler, **changes):
     settings = dict(dataset="synthetic", model="mlp", width=32, epochs=4, batch_size=32,
@@ -47,22 +49,7 @@ def test_rescoring_pass_is_charged():
     assert plain["cost"]["forward_samples"] == plain["cost"]["backward_samples"]
 
 
-class Stop(Exception):
-    pass
-
-
 @pytest.mark.parametrize("name", ["selective-backprop", "rs2", "uis"])
 def test_resume_with_sampler_state(tmp_path, name):
     cfg = config(name, checkpoint_every=1, epochs=5)
-    full = train(cfg)
-
-    def stop(record):
-        if record["epoch"] == 2:
-            raise Stop
-
-    with pytest.raises(Stop):
-        train(cfg, out_dir=tmp_path, callbacks=[stop])
-    resumed = train(cfg, out_dir=tmp_path, resume=True)
-    strip = lambda r: [{k: v for k, v in h.items() if k != "time_s"} for h in r["history"]]  # noqa
-    assert strip(resumed) == strip(full)
-    assert resumed["test_acc"] == full["test_acc"]
+    assert without_times(stopped_then_resumed(cfg, tmp_path)) == without_times(train(cfg))

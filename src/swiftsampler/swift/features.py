@@ -9,9 +9,9 @@ Source of each feature (tags as in the research notes, ``shared/research/swift_s
 * ``loss``: the last training loss. The paper's first feature [Q: Fig. 1, "(Loss, E^r) space"].
 * ``entropy``: the renormed entropy ``E^r``. The paper's second feature [Q: Fig. 1]; its exact definition
   (entropy of the renormalised non-label softmax, divided by ``log(C - 1)``) is our reading [I, §8.2].
-* ``p_true``, ``grad_norm``, ``loss_ema``: extra features of ours [I], for loss-only or alternative
-  searches: the mean true-class probability over all visits, the gradient-norm proxy
-  ``||softmax(z) - onehot(y)||_2`` and the EMA of the loss.
+* ``p_true``, ``grad_norm``, ``margin``, ``loss_ema``: extra features of ours [I], for loss-only or
+  alternative searches: the mean true-class probability over all visits, the gradient-norm proxy
+  ``||softmax(z) - onehot(y)||_2``, the probability margin and the EMA of the loss.
 
 The default pair is :data:`DEFAULT_FEATURES` = ``("loss", "entropy")``, the paper's (Loss, E^r).
 """
@@ -43,40 +43,27 @@ def _seen_only(stats: SampleStats, values: Tensor) -> Tensor:
     return torch.where(stats.seen_mask, values, torch.full_like(values, float("nan")))
 
 
-@FEATURES.register("loss")
-def loss(stats: SampleStats) -> Tensor:
-    """The last training loss of each sample (paper feature)."""
-    return _seen_only(stats, stats.loss)
+def _statistic(attribute: str, doc: str) -> FeatureFn:
+    """The extractor of one column of :class:`SampleStats`."""
+
+    def extract(stats: SampleStats) -> Tensor:
+        return _seen_only(stats, getattr(stats, attribute))
+
+    extract.__doc__ = doc
+    return extract
 
 
-@FEATURES.register("entropy")
-def entropy(stats: SampleStats) -> Tensor:
-    """The last renormed entropy E^r of each sample (paper feature; definition is our reading)."""
-    return _seen_only(stats, stats.entropy)
-
-
-@FEATURES.register("p_true")
-def p_true(stats: SampleStats) -> Tensor:
-    """Mean true-class probability over all visits (our addition)."""
-    return _seen_only(stats, stats.p_mean)
-
-
-@FEATURES.register("grad_norm")
-def grad_norm(stats: SampleStats) -> Tensor:
-    """The last gradient-norm proxy ||softmax - onehot||_2 (our addition)."""
-    return _seen_only(stats, stats.grad_norm)
-
-
-@FEATURES.register("margin")
-def margin(stats: SampleStats) -> Tensor:
-    """The last probability margin ``p_y - max_{j != y} p_j`` (our addition)."""
-    return _seen_only(stats, stats.margin)
-
-
-@FEATURES.register("loss_ema")
-def loss_ema(stats: SampleStats) -> Tensor:
-    """Exponential moving average of the loss (our addition)."""
-    return _seen_only(stats, stats.loss_ema)
+#: name -> (SampleStats attribute, one-line description)
+_STATISTIC_FEATURES = {
+    "loss": ("loss", "The last training loss of each sample (paper feature)."),
+    "entropy": ("entropy", "The last renormed entropy E^r (paper feature; definition: our reading)."),
+    "p_true": ("p_mean", "Mean true-class probability over all visits (our addition)."),
+    "grad_norm": ("grad_norm", "The last gradient-norm proxy ||softmax - onehot||_2 (our addition)."),
+    "margin": ("margin", "The last probability margin p_y - max_{j != y} p_j (our addition)."),
+    "loss_ema": ("loss_ema", "Exponential moving average of the loss (our addition)."),
+}
+for _name, (_attribute, _doc) in _STATISTIC_FEATURES.items():
+    FEATURES.register(_name)(_statistic(_attribute, _doc))
 
 
 def extract_feature(stats: SampleStats, name: str) -> Tensor:
