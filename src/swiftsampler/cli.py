@@ -15,7 +15,17 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from . import __version__
-from .config import GROUPS, RunConfig, coerce, flag, from_flat, leaf_fields, load_toml
+from .config import (
+    GROUPS,
+    RunConfig,
+    coerce,
+    flag,
+    from_dict,
+    from_flat,
+    leaf_fields,
+    load_toml,
+    read_toml,
+)
 from .errors import ConfigError, SwiftSamplerError
 from .files import write_json
 
@@ -79,9 +89,12 @@ def add_config_arguments(parser: argparse.ArgumentParser, exclude: Sequence[str]
                                 choices=None, help=f"{help_text} (default: {shown})")
 
 
-def config_from_args(args: argparse.Namespace) -> RunConfig:
-    """defaults < --config file < flags."""
-    cfg = load_toml(args.config) if getattr(args, "config", None) else RunConfig()
+def config_from_args(args: argparse.Namespace, base: RunConfig | None = None) -> RunConfig:
+    """defaults (or ``base``) < --config file < flags."""
+    if base is not None:
+        cfg = base
+    else:
+        cfg = load_toml(args.config) if getattr(args, "config", None) else RunConfig()
     given = {name: getattr(args, name) for _, f in leaf_fields()
              if hasattr(args, name := f.name)}
     for group, f in leaf_fields():
@@ -150,11 +163,72 @@ def cmd_search(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_demo(args: argparse.Namespace) -> int:
-    from .demo import run_demo
+def cmd_compare(args: argparse.Namespace) -> int:
+    from .experiments import AXES, GridSpec, parse_axis
+    from .experiments.presets import PRESETS
 
-    run_demo(Path(args.out), progress=_show_progress(args.progress), seed=args.seed)
+    grid = PRESETS[args.preset][1] if args.preset else GridSpec()
+    base, axes = grid.base, {}
+    if args.config:
+        tables = read_toml(args.config)
+        for axis, value in tables.pop("grid", {}).items():
+            if axis not in AXES:
+                raise ConfigError(f"unknown grid setting {axis!r} in [grid]; "
+                                  f"known: {', '.join(AXES)}")
+            axes[axis] = parse_axis(axis, value)
+        base = from_dict(tables, base)
+    base = config_from_args(args, base)
+    axes.update({axis: parse_axis(axis, getattr(args, axis)) for axis in AXES
+                 if getattr(args, axis) is not None})
+    grid = grid.replace(base=base, **axes)
+    for _, _, cfg in grid.runs():
+        check_names(cfg)
+    return _compare_and_report(grid, Path(args.out), args.jobs, _show_progress(args.progress),
+                               args.search_trials)
+
+
+def _compare_and_report(grid: Any, out: Path, jobs: int, progress: bool, search_trials: int) -> int:
+    from .experiments import AXES, run_comparison
+    from .experiments.report import write_report
+
+    if jobs < 1:
+        raise ConfigError(f"--jobs: must be >= 1, got {jobs}")
+    runs = len(grid.runs())
+    axes = " x ".join(f"{len(getattr(grid, a))} {a}" for a in AXES)
+    print(f"swiftsampler compare: {runs} runs ({axes}) into {out}, {jobs} at a time", flush=True)
+    counts = run_comparison(grid, out, jobs=jobs, progress=progress, search_trials=search_trials)
+    paths = write_report(out)
+    print(_report_tables(paths["markdown"]))
+    print(f"runs: {counts.get('done', 0)} done, {counts.get('failed', 0)} failed "
+          f"(re-run the same command to retry)" if counts.get("failed") else
+          f"runs: {counts.get('done', 0)} done")
+    for name, path in paths.items():
+        print(f"  {name:<9} {path}")
+    return 0 if not counts.get("failed") else 1
+
+
+def _report_tables(report: Path) -> str:
+    """The tables of a report (what the terminal shows)."""
+    lines = report.read_text().splitlines()
+    return "\n".join(line for line in lines if line.startswith(("|", "#")))
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from .experiments.report import write_report
+
+    paths = write_report(Path(args.dir))
+    print(_report_tables(paths["markdown"]))
+    for name, path in paths.items():
+        print(f"  {name:<9} {path}")
     return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from .experiments.presets import PRESETS
+
+    description, grid = PRESETS["demo"]
+    print(f"swiftsampler demo: {description}, on MNIST-1D (generated, no download)")
+    return _compare_and_report(grid, Path(args.out), args.jobs, _show_progress(args.progress), 30)
 
 
 def cmd_list(args: argparse.Namespace) -> int:
@@ -242,10 +316,43 @@ def build_parser() -> argparse.ArgumentParser:
                                           "checkpoint_every"))
     search.set_defaults(func=cmd_search)
 
-    demo = sub.add_parser("demo", help="the main job on the embedded MNIST-1D data",
-                          description="Uniform sampling at budgets 1.0 and 0.3 on MNIST-1D.")
+    from .experiments.presets import PRESETS
+
+    compare = sub.add_parser(
+        "compare", help="run a grid of samplers x budgets x augmentations x noise x models x seeds",
+        description="Run every combination of the given axes (in parallel with --jobs), keep each "
+                    "run in DIR/results.db (re-running skips finished runs), and write "
+                    "DIR/report.md, DIR/report.csv and PNG plots. Presets: " + "; ".join(
+                        f"{name}: {desc}" for name, (desc, _) in PRESETS.items()),
+        epilog="example: swiftsampler compare --samplers uniform,p-sgd --budgets 0.3,1.0 "
+               "--augments none,ricap --noises 0,0.4 --models cnn1d --seeds 0,1,2 --out runs/cmp",
+    )
+    compare.add_argument("--out", metavar="DIR", required=True, help="output directory")
+    compare.add_argument("--preset", choices=sorted(PRESETS), help="a named grid (flags override)")
+    compare.add_argument("--config", metavar="FILE",
+                         help="TOML file: a [grid] table (samplers = [...], budgets = [...], ...) "
+                              "and the usual settings")
+    for axis, example in (("samplers", "uniform,p-sgd"), ("budgets", "0.3,1.0"),
+                          ("augments", "none,standard+ricap"), ("noises", "0,0.4"),
+                          ("models", "cnn1d"), ("seeds", "0,1,2")):
+        compare.add_argument(f"--{axis}", metavar="A,B", help=f"comma-separated, e.g. {example}")
+    compare.add_argument("--jobs", type=int, default=1, help="runs at a time (default: 1)")
+    compare.add_argument("--search-trials", type=int, default=30,
+                         help="trials of the sampler search behind each swift cell (default: 30)")
+    compare.add_argument("--progress", choices=("auto", "on", "off"), default="auto")
+    add_config_arguments(compare, exclude=("sampler", "budget", "augment", "noise", "model", "seed",
+                                           "sampler_card", "checkpoint_every"))
+    compare.set_defaults(func=cmd_compare)
+
+    report = sub.add_parser("report", help="re-render DIR/report.md, CSV and plots from results.db")
+    report.add_argument("dir", metavar="DIR")
+    report.set_defaults(func=cmd_report)
+
+    demo = sub.add_parser("demo", help="the main job: a small comparison on the embedded MNIST-1D",
+                          description="The demo preset of `compare` on MNIST-1D: "
+                                      + PRESETS["demo"][0] + ".")
     demo.add_argument("--out", metavar="DIR", default="runs/demo", help="(default: runs/demo)")
-    demo.add_argument("--seed", type=int, default=0, help="(default: 0)")
+    demo.add_argument("--jobs", type=int, default=2, help="runs at a time (default: 2)")
     demo.add_argument("--progress", choices=("auto", "on", "off"), default="auto")
     demo.set_defaults(func=cmd_demo)
 

@@ -280,16 +280,20 @@ def from_dict(data: dict[str, Any], base: RunConfig | None = None) -> RunConfig:
 
 def load_toml(path: str | Path, base: RunConfig | None = None) -> RunConfig:
     """Read a TOML config file; any problem is a one-line :class:`ConfigError`."""
+    return from_dict(read_toml(path), base)
+
+
+def read_toml(path: str | Path) -> dict[str, Any]:
+    """The tables of a TOML file; a missing, unreadable or invalid file is a ConfigError."""
     try:
         with open(path, "rb") as fh:
-            data = tomllib.load(fh)
+            return tomllib.load(fh)
     except FileNotFoundError:
         raise ConfigError(f"config file {str(path)!r} does not exist") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"cannot read config file {str(path)!r}: {exc}") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"config file {str(path)!r} is not valid TOML: {exc}") from None
-    return from_dict(data, base)
 
 
 def coerce(name: str, annotation: str, value: Any) -> Any:

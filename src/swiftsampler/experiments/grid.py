@@ -1,0 +1,70 @@
+"""A comparison grid: samplers x budgets x augmentations x noise levels x models x seeds."""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+from ..config import RunConfig
+from ..errors import ConfigError
+
+AXES = ("models", "noises", "augments", "samplers", "budgets", "seeds")
+
+
+@dataclass(frozen=True)
+class GridSpec:
+    """The axes of a comparison and the settings held fixed (``base``)."""
+
+    samplers: tuple[str, ...] = ("uniform",)
+    budgets: tuple[float, ...] = (1.0,)
+    augments: tuple[str, ...] = ("none",)
+    noises: tuple[float, ...] = (0.0,)
+    models: tuple[str, ...] = ("cnn1d",)
+    seeds: tuple[int, ...] = (0, 1, 2)
+    base: RunConfig = field(default_factory=RunConfig)
+
+    def __post_init__(self) -> None:
+        for axis in AXES:
+            values = getattr(self, axis)
+            if not values:
+                raise ConfigError(f"--{axis}: give at least one value")
+            if len(set(values)) != len(values):
+                raise ConfigError(f"--{axis}: repeated value in {list(values)}")
+
+    def runs(self) -> list[tuple[str, dict[str, Any], RunConfig]]:
+        """Every run as ``(key, spec, config)``; configs are validated here (bad values fail early)."""
+        out = []
+        for model, noise, augment, sampler, budget, seed in itertools.product(
+                *(getattr(self, axis) for axis in AXES)):
+            spec = {"model": model, "noise": noise, "augment": augment, "sampler": sampler,
+                    "budget": budget, "seed": seed}
+            cfg = self.base.replace(model=model, noise=noise, augment=augment.split("+"),
+                                    sampler=sampler, budget=budget, seed=seed)
+            out.append((run_key(spec), spec, cfg))
+        return out
+
+    def replace(self, **changes: Any) -> GridSpec:
+        known = {f.name for f in fields(self)}
+        unknown = set(changes) - known
+        if unknown:
+            raise ConfigError(f"unknown grid setting {sorted(unknown)[0]!r}")
+        values = {f.name: getattr(self, f.name) for f in fields(self)}
+        return GridSpec(**{**values, **changes})
+
+
+def run_key(spec: dict[str, Any]) -> str:
+    """A readable, canonical id of one run."""
+    return (f"{spec['model']}|noise={spec['noise']:g}|augment={spec['augment']}|"
+            f"{spec['sampler']}|budget={spec['budget']:g}|seed={spec['seed']}")
+
+
+def parse_axis(axis: str, text: str | list[Any]) -> tuple[Any, ...]:
+    """A comma-separated flag value (or a TOML list) as a typed tuple for ``axis``."""
+    items = text.split(",") if isinstance(text, str) else list(text)
+    items = [str(i).strip() if isinstance(i, str) else i for i in items]
+    convert = {"budgets": float, "noises": float, "seeds": int}.get(axis, str)
+    try:
+        return tuple(convert(i) for i in items if i != "")
+    except (TypeError, ValueError):
+        raise ConfigError(f"--{axis}: cannot read {text!r}") from None
