@@ -1,0 +1,49 @@
+"""Run the two comparison presets at their default size and put their reports into docs/compare.md.
+
+    python bench/presets.py            # about 15 min on 2 CPUs; re-running skips finished runs
+
+Runs ``swiftsampler compare --preset NAME --jobs 2 --out runs/preset-NAME`` for ``budgeted-is`` and
+``swift-noise``, then copies each report's tables into docs/compare.md and its main plot into
+docs/images/.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+from pathlib import Path
+
+from swiftsampler.cli import main as cli
+from swiftsampler.report import replace_marked_block
+
+ROOT = Path(__file__).resolve().parents[1]
+PLOTS = {"budgeted-is": "accuracy_vs_budget.png", "swift-noise": "accuracy_vs_noise.png"}
+
+
+def tables(report: Path) -> str:
+    """The report without its title, links and plot section."""
+    lines = report.read_text().splitlines()
+    keep = [line for line in lines[1:] if not line.startswith(("![", "## Plots"))]
+    return "\n".join(keep).strip().replace("\n## ", "\n#### ")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--presets", default="budgeted-is,swift-noise")
+    parser.add_argument("--jobs", default="2")
+    args = parser.parse_args()
+    for name in args.presets.split(","):
+        out = ROOT / "runs" / f"preset-{name}"
+        command = ["compare", "--preset", name, "--jobs", args.jobs, "--progress", "off",
+                   "--out", str(out)]
+        if cli(command) != 0:
+            raise SystemExit(f"the {name} comparison had failed runs; re-run to retry them")
+        shown = f"swiftsampler compare --preset {name} --jobs {args.jobs} --out runs/preset-{name}"
+        replace_marked_block(ROOT / "docs/compare.md", f"preset-{name}",
+                             tables(out / "report.md"), shown)
+        image = ROOT / "docs/images" / f"preset_{name.replace('-', '_')}_{PLOTS[name].split('_')[-1]}"
+        shutil.copyfile(out / PLOTS[name], image)
+
+
+if __name__ == "__main__":
+    main()
