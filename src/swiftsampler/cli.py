@@ -210,7 +210,8 @@ def _compare_and_report(grid: Any, out: Path, jobs: int, progress: bool, search_
 def _report_tables(report: Path) -> str:
     """The tables of a report (what the terminal shows)."""
     lines = report.read_text().splitlines()
-    return "\n".join(line for line in lines if line.startswith(("|", "#")))
+    return "\n".join(line for line in lines
+                     if line.startswith(("|", "#")) and line != "## Plots")
 
 
 def cmd_report(args: argparse.Namespace) -> int:

@@ -84,4 +84,6 @@ class ResultStore:
         return None if row is None else row[0]
 
     def close(self) -> None:
+        """Close, leaving a plain database file (no WAL side files for readers to trip on)."""
+        self.db.execute("PRAGMA journal_mode=DELETE")
         self.db.close()
