@@ -10,7 +10,8 @@ import numpy as np
 from .files import write_atomic
 
 
-def _figure(ncols: int = 1, width: float = 5.5, height: float = 4.0):  # noqa: ANN202
+def figure(ncols: int = 1, width: float = 5.5, height: float = 4.0):  # noqa: ANN201
+    """``(pyplot, figure, axes)`` with ``ncols`` panels side by side, on the Agg backend."""
     import matplotlib
 
     matplotlib.use("Agg", force=True)
@@ -20,7 +21,8 @@ def _figure(ncols: int = 1, width: float = 5.5, height: float = 4.0):  # noqa: A
     return plt, fig, axes[0]
 
 
-def _save(plt, fig, path: Path | str) -> Path:  # noqa: ANN001
+def save_figure(plt, fig, path: Path | str) -> Path:  # noqa: ANN001
+    """Write ``fig`` as a PNG atomically and close it."""
     import io
 
     buffer = io.BytesIO()
@@ -34,7 +36,7 @@ def plot_convergence(curves: Mapping[str, Sequence[float]], path: Path | str, *,
                      uniform: float | None = None, title: str = "Sampler search") -> Path:
     """Best validation accuracy so far against the trial number, one line per search algorithm
     (Yao et al. 2024, Figure 3). ``curves`` maps a label to the objective of each trial, in order."""
-    plt, fig, (ax,) = _figure()
+    plt, fig, (ax,) = figure()
     for label, values in curves.items():
         best = np.maximum.accumulate(np.asarray(values, dtype=float)) * 100
         ax.plot(np.arange(1, len(best) + 1), best, marker="o", markersize=3, label=label)
@@ -45,7 +47,7 @@ def plot_convergence(curves: Mapping[str, Sequence[float]], path: Path | str, *,
     ax.set_title(title)
     ax.grid(alpha=0.3)
     ax.legend()
-    return _save(plt, fig, path)
+    return save_figure(plt, fig, path)
 
 
 def plot_sampler(loss: np.ndarray, entropy: np.ndarray, probability: np.ndarray,
@@ -53,7 +55,7 @@ def plot_sampler(loss: np.ndarray, entropy: np.ndarray, probability: np.ndarray,
     """The learned sampler over (loss, renormed entropy) next to the density of mislabelled samples
     (Yao et al. 2024, Figure 1). Arrays are per training sample; ``probability`` sums to 1."""
     panels = 2 if noisy is not None and noisy.any() else 1
-    plt, fig, axes = _figure(panels)
+    plt, fig, axes = figure(panels)
     n = len(probability)
     relative = probability * n  # 1 = the uniform probability
     order = np.argsort(relative)
@@ -68,4 +70,4 @@ def plot_sampler(loss: np.ndarray, entropy: np.ndarray, probability: np.ndarray,
     for ax in axes:
         ax.set_xlabel("training loss")
         ax.set_ylabel("renormed entropy $E^r$")
-    return _save(plt, fig, path)
+    return save_figure(plt, fig, path)

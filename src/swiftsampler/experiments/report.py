@@ -25,6 +25,7 @@ from typing import Any
 
 from ..errors import ConfigError
 from ..files import write_atomic
+from ..plots import figure, save_figure
 from ..report import format_table
 
 #: The statuses a run in ``results.db`` can have.
@@ -385,22 +386,8 @@ _MARKERS = "osD^v<>Pp*h"
 _LINESTYLES = ("-", "--", "-.", ":")
 
 
-def _figure(ncols: int, width: float = 5.5, height: float = 4.2):  # noqa: ANN202
-    import matplotlib
-
-    matplotlib.use("Agg", force=True)
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, ncols, figsize=(width * ncols, height), squeeze=False)
-    return plt, fig, list(axes[0])
-
-
-def _save(plt, fig, path: Path | str) -> Path:  # noqa: ANN001
-    buffer = io.BytesIO()
-    fig.tight_layout()
-    fig.savefig(buffer, format="png", dpi=120)
-    plt.close(fig)
-    return write_atomic(path, lambda fh: fh.write(buffer.getvalue()))
+def _figure(ncols: int):  # noqa: ANN202
+    return figure(ncols, width=5.5, height=4.2)
 
 
 def _panels(cells: Sequence[Cell]) -> tuple[list[tuple[tuple[str, float], list[Cell]]], int]:
@@ -419,6 +406,20 @@ def _styles(cells: Iterable[Cell], baseline: str) -> tuple[dict[str, Any], dict[
     augments = sorted({c.augment for c in cells}, key=lambda a: (a != "none", a))
     return ({s: palette[i % len(palette)] for i, s in enumerate(samplers)},
             {a: i for i, a in enumerate(augments)})
+
+
+def _plot_series(ax, series: Mapping[tuple[str, str], list[Cell]], x: str,  # noqa: ANN001
+                 colours: Mapping[str, Any], styles: Mapping[str, int], baseline: str) -> None:
+    """One error-bar line per (sampler, augmentation) of mean ± std test accuracy against the cell
+    attribute ``x`` (``budget`` or ``noise``, shown in %); colour = sampler, style = augmentation."""
+    for (sampler, augment), line in sorted(
+            series.items(), key=lambda kv: (styles[kv[0][1]], *_sampler_order(kv[0][0], baseline))):
+        line.sort(key=lambda c: getattr(c, x))
+        k = styles[augment]
+        ax.errorbar([100 * getattr(c, x) for c in line], [100 * c.test_acc_mean for c in line],
+                    yerr=[100 * c.test_acc_std for c in line], color=colours[sampler],
+                    linestyle=_LINESTYLES[k % len(_LINESTYLES)], marker=_MARKERS[k % len(_MARKERS)],
+                    markersize=5, capsize=3, label=_series_label(sampler, augment))
 
 
 def _series_label(sampler: str, augment: str) -> str:
@@ -442,15 +443,7 @@ def plot_accuracy_vs_budget(cells: Sequence[Cell], path: Path | str) -> Path:
         series: dict[tuple[str, str], list[Cell]] = defaultdict(list)
         for c in section:
             series[(c.sampler, c.augment)].append(c)
-        for (sampler, augment), line in sorted(
-                series.items(), key=lambda kv: (styles[kv[0][1]],
-                                                *_sampler_order(kv[0][0], baseline))):
-            line.sort(key=lambda c: c.budget)
-            k = styles[augment]
-            ax.errorbar([100 * c.budget for c in line], [100 * c.test_acc_mean for c in line],
-                        yerr=[100 * c.test_acc_std for c in line], color=colours[sampler],
-                        linestyle=_LINESTYLES[k % len(_LINESTYLES)], marker=_MARKERS[k % len(_MARKERS)],
-                        markersize=5, capsize=3, label=_series_label(sampler, augment))
+        _plot_series(ax, series, "budget", colours, styles, baseline)
         full = [c for c in section if c.sampler == baseline and c.augment == "none"
                 and math.isclose(c.budget, 1.0)]
         if full:
@@ -462,7 +455,7 @@ def plot_accuracy_vs_budget(cells: Sequence[Cell], path: Path | str) -> Path:
         ax.grid(alpha=0.3)
         ax.legend(fontsize="small")
     _suptitle(fig, "Test accuracy under a budget (mean ± std over seeds)", len(panels), total)
-    return _save(plt, fig, path)
+    return save_figure(plt, fig, path)
 
 
 def plot_accuracy_vs_time(cells: Sequence[Cell], path: Path | str) -> Path:
@@ -492,7 +485,7 @@ def plot_accuracy_vs_time(cells: Sequence[Cell], path: Path | str) -> Path:
         if labelled:
             ax.legend(fontsize="small")
     _suptitle(fig, "Test accuracy against wall-clock time (labels: budget)", len(panels), total)
-    return _save(plt, fig, path)
+    return save_figure(plt, fig, path)
 
 
 def noise_levels(cells: Iterable[Cell]) -> list[float]:
@@ -518,15 +511,7 @@ def plot_accuracy_vs_noise(cells: Sequence[Cell], path: Path | str) -> Path | No
         for c in mine:
             if c.budget == budget:
                 series[(c.sampler, c.augment)].append(c)
-        for (sampler, augment), line in sorted(
-                series.items(), key=lambda kv: (styles[kv[0][1]],
-                                                *_sampler_order(kv[0][0], baseline))):
-            line.sort(key=lambda c: c.noise)
-            k = styles[augment]
-            ax.errorbar([100 * c.noise for c in line], [100 * c.test_acc_mean for c in line],
-                        yerr=[100 * c.test_acc_std for c in line], color=colours[sampler],
-                        linestyle=_LINESTYLES[k % len(_LINESTYLES)], marker=_MARKERS[k % len(_MARKERS)],
-                        markersize=5, capsize=3, label=_series_label(sampler, augment))
+        _plot_series(ax, series, "noise", colours, styles, baseline)
         ax.set_xlabel("label noise rate (% of training labels corrupted)")
         ax.set_ylabel("test accuracy (%)")
         ax.set_title(f"{model}, budget {_budget_label(budget)}")
@@ -534,7 +519,7 @@ def plot_accuracy_vs_noise(cells: Sequence[Cell], path: Path | str) -> Path | No
         ax.legend(fontsize="small")
     more = f" (first {len(shown)} of {len(models)} models)" if len(shown) < len(models) else ""
     fig.suptitle("Test accuracy against label noise (mean ± std over seeds)" + more)
-    return _save(plt, fig, path)
+    return save_figure(plt, fig, path)
 
 
 # ---------------------------------------------------------------------------------------- report

@@ -46,18 +46,23 @@ def _search_card(cfg: RunConfig, folder: Path, n_trials: int, progress: bool) ->
 def run_comparison(grid: GridSpec, out: str | Path, *, jobs: int = 1, progress: bool = False,
                    search_trials: int = 30) -> dict[str, int]:
     """Run every run of ``grid`` not yet done in ``out/results.db``; return the status counts."""
-    from tqdm.auto import tqdm
+    out = Path(out)
+    with ResultStore(out / "results.db") as store:
+        runs = grid.runs()
+        store.sync(runs)
+        by_key = {key: (spec, cfg) for key, spec, cfg in runs}
+        todo = store.todo(list(by_key))
+        if todo:
+            configs = _prepare(grid, out, by_key, todo, search_trials, progress)
+            _execute(store, configs, jobs, progress)
+        return store.counts()
 
+
+def _prepare(grid: GridSpec, out: Path, by_key: dict[str, tuple[dict[str, Any], RunConfig]],
+             todo: list[str], search_trials: int, progress: bool) -> dict[str, dict[str, Any]]:
+    """Generate each dataset once, search the cards of swift cells, return the run configs."""
     from ..data import prepare_data
 
-    out = Path(out)
-    store = ResultStore(out / "results.db")
-    runs = grid.runs()
-    store.sync(runs)
-    by_key = {key: (spec, cfg) for key, spec, cfg in runs}
-    todo = store.todo(list(by_key))
-    if not todo:
-        return store.counts()
     for data_cfg in {by_key[k][1].data for k in todo}:  # generate and cache each dataset once
         prepare_data(data_cfg, 0)
     configs: dict[str, dict[str, Any]] = {}
@@ -69,29 +74,34 @@ def run_comparison(grid: GridSpec, out: str | Path, *, jobs: int = 1, progress: 
                                 search_trials, progress)
             cfg = cfg.replace(sampler_card=card)
         configs[key] = cfg.to_dict()
-    bar = tqdm(total=len(todo), disable=not progress, unit=" runs", dynamic_ncols=True,
+    return configs
+
+
+def _execute(store: ResultStore, configs: dict[str, dict[str, Any]], jobs: int,
+             progress: bool) -> None:
+    """Train every config, ``jobs`` at a time, recording each outcome as it arrives."""
+    from tqdm.auto import tqdm
+
+    bar = tqdm(total=len(configs), disable=not progress, unit=" runs", dynamic_ncols=True,
                file=sys.stderr)
     try:
         if jobs <= 1:
-            for key in todo:
+            for key, config in configs.items():
                 store.running(key)
-                _record(store, key, *train_one(configs[key]), bar)
+                _record(store, key, *train_one(config), bar)
         else:
             threads = max(1, (os.cpu_count() or 1) // jobs)
             context = multiprocessing.get_context("spawn")
             with cf.ProcessPoolExecutor(jobs, mp_context=context, initializer=_init_worker,
                                         initargs=(threads,)) as pool:
                 futures = {}
-                for key in todo:
+                for key, config in configs.items():
                     store.running(key)
-                    futures[pool.submit(train_one, configs[key])] = key
+                    futures[pool.submit(train_one, config)] = key
                 for future in cf.as_completed(futures):
                     _record(store, futures[future], *future.result(), bar)
     finally:
         bar.close()
-    counts = store.counts()
-    store.close()
-    return counts
 
 
 def _record(store: ResultStore, key: str, status: str, payload: Any, bar: Any) -> None:

@@ -83,6 +83,12 @@ class ResultStore:
         row = self.db.execute("SELECT status FROM runs WHERE key = ?", (key,)).fetchone()
         return None if row is None else row[0]
 
+    def __enter__(self) -> ResultStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     def close(self) -> None:
         """Close, leaving a plain database file (no WAL side files for readers to trip on)."""
         self.db.execute("PRAGMA journal_mode=DELETE")
