@@ -34,6 +34,7 @@ def _input(shape: tuple[int, ...], batch: int = BATCH) -> torch.Tensor:
 
 def test_registry_lists_the_builtin_models():
     assert {"cnn1d", "mlp", "cnn2d", "resnet18"} <= set(list_models())
+    assert {"preact-resnet18", "wrn-28-10", "mobilenetv2", "resnet50"} <= set(list_models())
     assert list_models() == sorted(list_models())
 
 
@@ -116,6 +117,15 @@ def test_default_width(name):
         ("cnn2d", (3, 4, 6)),
         ("resnet18", (1, 8, 8)),
         ("resnet18", (3, 32, 32)),
+        ("preact-resnet18", (1, 8, 8)),
+        ("preact-resnet18", (3, 32, 32)),
+        ("wrn-28-10", (3, 16, 16)),
+        ("wrn-28-10", (1, 5, 7)),
+        ("mobilenetv2", (3, 32, 32)),
+        ("mobilenetv2", (1, 3, 3)),
+        ("resnet50", (3, 32, 32)),
+        ("resnet50", (3, 16, 16)),
+        ("resnet50", (1, 1, 1)),
     ],
 )
 def test_other_input_shapes(name, shape):
@@ -129,16 +139,126 @@ def test_cnn1d_head_uses_the_downsampled_length():
     assert model.head.in_features == 2 * 8 * 10  # 40 -> 20 -> 10
 
 
-def test_resnet18_parameter_count():
-    model = create_model("resnet18", 10, (3, 32, 32), width=64)
-    n = sum(p.numel() for p in model.parameters())
-    assert abs(n - 11.17e6) / 11.17e6 < 0.02, n
+def _n_params(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
+@pytest.mark.parametrize(
+    "name, num_classes, expected, tolerance",
+    [
+        ("resnet18", 10, 11.17e6, 0.02),
+        ("preact-resnet18", 10, 11.17e6, 0.02),
+        ("wrn-28-10", 10, 36.5e6, 0.03),  # Zagoruyko & Komodakis, Table 1: 36.5M
+        ("mobilenetv2", 10, 2.24e6, 0.02),
+        ("mobilenetv2", 1000, 3.5e6, 0.02),  # Sandler et al., Table 4: 3.4M (+ BN)
+        ("resnet50", 1000, 25.6e6, 0.02),
+    ],
+)
+def test_parameter_count_at_default_width(name, num_classes, expected, tolerance):
+    n = _n_params(create_model(name, num_classes, (3, 32, 32)))  # no forward pass: shape-free
+    assert abs(n - expected) / expected < tolerance, n
+
+
+def test_imagenet_resnet_reuses_the_basic_block():
+    from swiftsampler.models.resnet import BasicBlock
+    from swiftsampler.models.resnet50 import ImageNetResNet
+
+    model = ImageNetResNet(1000, (3, 224, 224), 64, (2, 2, 2, 2), block=BasicBlock)  # ResNet-18
+    assert abs(_n_params(model) - 11.69e6) / 11.69e6 < 0.01
+    assert model.feature_dim == 512
+
+
+@pytest.mark.parametrize(
+    "name, width, feature_dim",
+    [
+        ("preact-resnet18", 4, 32),
+        ("wrn-28-10", 2, 80),  # groups 20 / 40 / 80 channels
+        ("wrn-28-10", 16, 640),
+        ("resnet50", 8, 256),
+        ("resnet50", 64, 2048),
+        ("mobilenetv2", 4, 1280),  # the last conv is not narrowed below 1280
+        ("mobilenetv2", 40, 1600),  # but widened above it
+    ],
+)
+def test_feature_dim_follows_width(name, width, feature_dim):
+    model = create_model(name, 10, (3, 8, 8), width=width)
+    assert model.feature_dim == feature_dim
+
+
+def _conv_channels(model: nn.Module) -> list[int]:
+    return [m.out_channels for m in model.modules() if isinstance(m, nn.Conv2d)]
+
+
+def test_wrn_structure():
+    model = create_model("wrn-28-10", 10, (3, 32, 32), width=2)
+    convs = _conv_channels(model)
+    assert convs[0] == 2  # stem: the base width
+    # 3 groups x 4 blocks x 2 convs, plus the stem and 3 projection shortcuts = 28 convolutions
+    assert len(convs) == 28
+    assert sorted(set(convs[1:])) == [20, 40, 80]
+
+
+def test_wrn_depth_and_dropout():
+    from swiftsampler.models.wide_resnet import WideResNet
+
+    with pytest.raises(ValueError, match="6n"):
+        WideResNet(10, (3, 8, 8), width=2, depth=27)
+    model = WideResNet(10, (3, 8, 8), width=2, depth=10, widen=2, dropout=0.5)
+    assert len(_conv_channels(model)) == 1 + 3 * 2 + 3
+    x = _input((3, 8, 8))
+    with torch.no_grad():
+        model.train()
+        assert not torch.equal(model(x), model(x))
+        model.eval()
+        assert torch.equal(model(x), model(x))
+
+
+def test_preact_blocks_have_no_activation_after_the_sum():
+    from swiftsampler.models.preact_resnet import PreActBlock
+
+    block = PreActBlock(4, 4).eval()
+    x = -torch.ones(1, 4, 3, 3)
+    with torch.no_grad():
+        nn.init.zeros_(block.conv2.weight)  # residual branch is zero: output is the identity
+        assert torch.equal(block(x), x)  # negative values survive (no ReLU after the addition)
+
+
+def test_mobilenetv2_blocks():
+    from swiftsampler.models.mobilenetv2 import InvertedResidual
+
+    model = create_model("mobilenetv2", 10, (3, 32, 32), width=8)
+    blocks = [m for m in model.modules() if isinstance(m, InvertedResidual)]
+    assert len(blocks) == 17
+    assert sum(b.use_residual for b in blocks) == 10
+    assert model.features[0].out_channels == 8  # width = stem channels
+    depthwise = [m for m in model.modules() if isinstance(m, nn.Conv2d) and m.groups > 1]
+    assert len(depthwise) == 17 and all(m.groups == m.in_channels for m in depthwise)
+
+
+@pytest.mark.parametrize(
+    "name, width, side, out_side",
+    [
+        ("preact-resnet18", 2, 32, 4),
+        ("wrn-28-10", 1, 32, 8),
+        ("mobilenetv2", 4, 32, 4),  # CIFAR strides: downsampling by 8
+        ("resnet50", 8, 64, 2),  # downsampling by 32
+        ("resnet50", 8, 16, 1),
+    ],
+)
+def test_final_feature_map_size(name, width, side, out_side):
+    model = create_model(name, 10, (3, side, side), width=width).eval()
+    seen = []
+    model.pool.register_forward_hook(lambda mod, args, out: seen.append(args[0].shape[-2:]))
+    with torch.no_grad():
+        model(_input((3, side, side), batch=1))
+    assert seen == [(out_side, out_side)]
 
 
 @pytest.mark.parametrize(
     "name, shape, words",
     [
         ("resnet18", (1, 40), "image inputs of shape (C, H, W); this dataset gives (1, 40)"),
+        ("resnet50", (1, 40), "image inputs of shape (C, H, W); this dataset gives (1, 40)"),
         ("cnn2d", (1, 40), "image inputs of shape (C, H, W); this dataset gives (1, 40)"),
         ("cnn1d", (3, 32, 32), "signal inputs of shape (C, L); this dataset gives (3, 32, 32)"),
         ("cnn2d", (1, 2, 2), ">= 4"),

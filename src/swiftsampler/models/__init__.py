@@ -12,7 +12,16 @@ decorated with ``@MODELS.register(name, inputs=..., width=DEFAULT)`` and import 
 
 from __future__ import annotations
 
-from . import cnn1d, cnn2d, mlp, resnet  # noqa: F401  (importing registers the models)
+from . import (  # noqa: F401  (importing registers the models)
+    cnn1d,
+    cnn2d,
+    mlp,
+    mobilenetv2,
+    preact_resnet,
+    resnet,
+    resnet50,
+    wide_resnet,
+)
 from .base import MODELS, Classifier, create_model, list_models
 
 __all__ = ["MODELS", "Classifier", "create_model", "list_models"]
