@@ -2,6 +2,8 @@
 
 * :mod:`.datasets`: :class:`ArrayDataset`, the :data:`DATASETS` registry (``mnist1d``, ``digits``,
   ``synthetic``), :func:`create_dataset`, :func:`list_datasets`;
+* :mod:`.file_datasets`: datasets read from ``--data-dir`` (``cifar10``, ``cifar100``, ``svhn``),
+  registered on import; :mod:`.files`: their file readers (restricted unpickler, ``.mat``, MD5);
 * :mod:`.split`: :func:`stratified_split`;
 * :mod:`.noise`: :func:`inject_label_noise` (symmetric / asymmetric, with the corrupted-sample
   mask);
@@ -12,6 +14,7 @@
 
 from __future__ import annotations
 
+from . import file_datasets  # noqa: F401  (registers cifar10, cifar100, svhn)
 from .datasets import DATASETS, ArrayDataset, create_dataset, list_datasets
 from .noise import inject_label_noise
 from .prepare import PreparedData, prepare_data

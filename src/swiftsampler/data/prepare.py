@@ -66,7 +66,7 @@ def prepare_data(cfg: DataConfig, seed: int, *,
     (``cfg.val_ratio`` of every class of the train split), ``train-noise`` the noise of the training
     part, ``val-noise`` the noise of the validation part (only if ``cfg.noisy_val``). With
     ``cfg.drop_noisy`` the corrupted training samples are removed (an oracle baseline). The test split
-    is never changed. ``cfg.data_dir`` is not used yet.
+    is never changed. ``cfg.data_dir`` is passed to the datasets that read files (``data_dir``).
     """
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise ConfigError(f"seed must be a non-negative integer, got {seed!r}")
@@ -74,6 +74,8 @@ def prepare_data(cfg: DataConfig, seed: int, *,
     kwargs: dict[str, object] = {"num_samples": cfg.num_samples}
     if "cache_dir" in inspect.signature(entry.factory).parameters:
         kwargs["cache_dir"] = cache_dir
+    if "data_dir" in inspect.signature(entry.factory).parameters:
+        kwargs["data_dir"] = cfg.data_dir
     ds = create_dataset(cfg.dataset, **kwargs)
     asymmetric_map = entry.meta.get("asymmetric_map")
 
