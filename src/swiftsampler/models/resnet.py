@@ -58,21 +58,30 @@ class ResNet(Classifier):
             nn.BatchNorm2d(width),
             nn.ReLU(inplace=True),
         )
-        stages: list[nn.Module] = []
-        c_in = width
-        for i, n_blocks in enumerate(blocks):
-            c_out = width * 2**i
-            stride = 1 if i == 0 else 2
-            layers = [BasicBlock(c_in, c_out, stride)]
-            layers += [BasicBlock(c_out, c_out, 1) for _ in range(n_blocks - 1)]
-            stages.append(nn.Sequential(*layers))
-            c_in = c_out
-        self.stages = nn.Sequential(*stages)
+        self.stages, c_out = residual_stages(width, blocks, BasicBlock)
         self.pool = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(1))
-        self.head = nn.Linear(c_in, num_classes)
+        self.head = nn.Linear(c_out, num_classes)
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         return self.pool(self.stages(self.stem(x)))
+
+
+def residual_stages(width: int, blocks: tuple[int, ...], block: type[nn.Module]
+                    ) -> tuple[nn.Sequential, int]:
+    """The four stages of a ResNet: stage ``i`` has ``blocks[i]`` blocks with
+    ``width * 2**i * block.expansion`` output channels (expansion 1 when the block has none), stride 2
+    at the start of every stage but the first; a block is built as ``block(c_in, c_out, stride)``.
+    Returns the stages and their output channels."""
+    expansion = getattr(block, "expansion", 1)
+    stages: list[nn.Module] = []
+    c_in = width
+    for i, n_blocks in enumerate(blocks):
+        c_out = width * 2**i * expansion
+        layers = [block(c_in, c_out, 1 if i == 0 else 2)]
+        layers += [block(c_out, c_out, 1) for _ in range(n_blocks - 1)]
+        stages.append(nn.Sequential(*layers))
+        c_in = c_out
+    return nn.Sequential(*stages), c_in
 
 
 @MODELS.register("resnet18", inputs="image", width=DEFAULT_WIDTH)

@@ -27,6 +27,7 @@ import torch
 from torch import nn
 
 from .base import MODELS, Classifier, resolve_width
+from .resnet import residual_stages
 
 DEFAULT_WIDTH = 64
 
@@ -76,24 +77,15 @@ class ImageNetResNet(Classifier):
         block: type[nn.Module] = Bottleneck,
     ) -> None:
         super().__init__(num_classes, input_shape)
-        expansion = getattr(block, "expansion", 1)
         self.stem = nn.Sequential(
             nn.Conv2d(input_shape[0], width, 7, stride=2, padding=3, bias=False),
             nn.BatchNorm2d(width),
             nn.ReLU(inplace=True),
             nn.MaxPool2d(3, stride=2, padding=1),
         )
-        stages: list[nn.Module] = []
-        c_in = width
-        for i, n_blocks in enumerate(blocks):
-            c_out = width * 2**i * expansion
-            layers = [block(c_in, c_out, 1 if i == 0 else 2)]
-            layers += [block(c_out, c_out, 1) for _ in range(n_blocks - 1)]
-            stages.append(nn.Sequential(*layers))
-            c_in = c_out
-        self.stages = nn.Sequential(*stages)
+        self.stages, c_out = residual_stages(width, blocks, block)
         self.pool = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(1))
-        self.head = nn.Linear(c_in, num_classes)
+        self.head = nn.Linear(c_out, num_classes)
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         return self.pool(self.stages(self.stem(x)))
