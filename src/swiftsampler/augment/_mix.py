@@ -63,6 +63,7 @@ class CutMix(Augmentation):
         spatial = x.shape[2:]
         side = (1.0 - lam) ** (1.0 / len(spatial))  # box side as a fraction of each axis
         inside = torch.ones((1,) * len(spatial), dtype=torch.bool, device=device)
+        share = 1.0  # fraction of the area pasted from x_perm, computed on the host
         for axis, extent in enumerate(spatial):
             cut = int(round(extent * side))
             centre = int(torch.randint(0, extent, (1,), generator=generator))
@@ -71,9 +72,9 @@ class CutMix(Augmentation):
             shape[axis] = extent
             pos = torch.arange(extent, device=device).view(shape)
             inside = inside & (pos >= lo) & (pos < hi)
+            share *= (hi - lo) / extent
         inside = inside.unsqueeze(0).unsqueeze(0)  # (1, 1, *spatial)
         perm = _perm(b, generator, device)
-        share = float(inside.float().mean())  # fraction pasted from x_perm; host value, no device sync
         sources = torch.stack([torch.arange(b, device=device), perm], dim=1)
         weights = torch.tensor([1.0 - share, share], device=device).expand(b, 2)
         return Mixed(torch.where(inside, x[perm], x), sources, weights)

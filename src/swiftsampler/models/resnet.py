@@ -19,6 +19,13 @@ from .base import MODELS, Classifier, resolve_width
 DEFAULT_WIDTH = 64
 
 
+def projection_shortcut(c_in: int, c_out: int, stride: int) -> nn.Module:
+    """Identity when the shape is kept, else a strided 1x1 conv + BN (He et al. 2016, option B)."""
+    if stride == 1 and c_in == c_out:
+        return nn.Identity()
+    return nn.Sequential(nn.Conv2d(c_in, c_out, 1, stride=stride, bias=False), nn.BatchNorm2d(c_out))
+
+
 class BasicBlock(nn.Module):
     """conv3x3(stride)-BN-ReLU-conv3x3-BN plus shortcut, then ReLU."""
 
@@ -29,11 +36,7 @@ class BasicBlock(nn.Module):
         self.conv2 = nn.Conv2d(c_out, c_out, 3, stride=1, padding=1, bias=False)
         self.bn2 = nn.BatchNorm2d(c_out)
         self.relu = nn.ReLU(inplace=True)
-        self.shortcut: nn.Module = nn.Identity()
-        if stride != 1 or c_in != c_out:
-            self.shortcut = nn.Sequential(
-                nn.Conv2d(c_in, c_out, 1, stride=stride, bias=False), nn.BatchNorm2d(c_out)
-            )
+        self.shortcut = projection_shortcut(c_in, c_out, stride)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = self.relu(self.bn1(self.conv1(x)))

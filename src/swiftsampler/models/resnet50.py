@@ -27,7 +27,7 @@ import torch
 from torch import nn
 
 from .base import MODELS, Classifier, resolve_width
-from .resnet import residual_stages
+from .resnet import projection_shortcut, residual_stages
 
 DEFAULT_WIDTH = 64
 
@@ -47,11 +47,7 @@ class Bottleneck(nn.Module):
         self.conv3 = nn.Conv2d(mid, c_out, 1, bias=False)
         self.bn3 = nn.BatchNorm2d(c_out)
         self.relu = nn.ReLU(inplace=True)
-        self.shortcut: nn.Module = nn.Identity()
-        if stride != 1 or c_in != c_out:
-            self.shortcut = nn.Sequential(
-                nn.Conv2d(c_in, c_out, 1, stride=stride, bias=False), nn.BatchNorm2d(c_out)
-            )
+        self.shortcut = projection_shortcut(c_in, c_out, stride)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = self.relu(self.bn1(self.conv1(x)))
