@@ -7,9 +7,10 @@ import torch
 from swiftsampler.augment import AugmentContext, Compose, Mixed, create_augmentation, list_augmentations
 from swiftsampler.config import RunConfig
 from swiftsampler.engine import train
-from swiftsampler.engine.train import mixed_cross_entropy, record_mixed
+from swiftsampler.engine.train import record_mixed
 from swiftsampler.errors import ConfigError
 from swiftsampler.stats import SampleStats
+from swiftsampler.tasks import Task
 
 IMAGE = AugmentContext("image", torch.zeros(3), torch.ones(3))
 SIGNAL = AugmentContext("signal", torch.zeros(1), torch.ones(1))
@@ -143,7 +144,7 @@ def test_credit_reaches_the_source_indices():
     mixed = Mixed(torch.zeros(4, 2), torch.tensor([[0, 1], [1, 2], [2, 3], [3, 0]]),
                   torch.tensor([[0.7, 0.3], [0.6, 0.4], [0.5, 0.5], [0.9, 0.1]]))
     logits = torch.randn(4, 3, generator=gen(9))
-    parts = mixed_cross_entropy(logits, targets, mixed)
+    parts = Task().part_losses(logits, targets, mixed)
     ce = torch.nn.functional.cross_entropy
     assert parts[1, 1].item() == pytest.approx(ce(logits[1:2], targets[2:3]).item(), rel=1e-6)
     stats = SampleStats(20)

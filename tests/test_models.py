@@ -11,6 +11,8 @@ from swiftsampler.models import MODELS, Classifier, create_model, list_models
 
 # A small input shape per ``inputs`` kind, and a small width to keep the tests fast.
 SHAPES = {"signal": (1, 40), "image": (3, 8, 8), "any": (2, 5, 3)}
+#: The classifiers (every model but the token models, whose outputs are per position: test_gpt.py).
+CLASSIFIERS = [n for n in list_models() if MODELS.get(n).meta["inputs"] != "tokens"]
 WIDTH = 4
 BATCH = 4
 
@@ -35,10 +37,11 @@ def _input(shape: tuple[int, ...], batch: int = BATCH) -> torch.Tensor:
 def test_registry_lists_the_builtin_models():
     assert {"cnn1d", "mlp", "cnn2d", "resnet18"} <= set(list_models())
     assert {"preact-resnet18", "wrn-28-10", "mobilenetv2", "resnet50"} <= set(list_models())
+    assert "gpt-tiny" in list_models() and "gpt-tiny" not in CLASSIFIERS
     assert list_models() == sorted(list_models())
 
 
-@pytest.mark.parametrize("name", list_models())
+@pytest.mark.parametrize("name", CLASSIFIERS)
 def test_metadata(name):
     entry = MODELS.get(name)
     assert entry.meta["inputs"] in SHAPES
@@ -46,7 +49,7 @@ def test_metadata(name):
     assert entry.summary  # one-line docstring for `swiftsampler list`
 
 
-@pytest.mark.parametrize("name", list_models())
+@pytest.mark.parametrize("name", CLASSIFIERS)
 def test_output_shape_and_dtype(name):
     model = _build(name, num_classes=7)
     assert isinstance(model, Classifier)
@@ -56,7 +59,7 @@ def test_output_shape_and_dtype(name):
     assert out.dtype == torch.float32
 
 
-@pytest.mark.parametrize("name", list_models())
+@pytest.mark.parametrize("name", CLASSIFIERS)
 def test_backward_gives_finite_grads_on_all_parameters(name):
     model = _build(name)
     model.train()
@@ -67,7 +70,7 @@ def test_backward_gives_finite_grads_on_all_parameters(name):
         assert torch.isfinite(param.grad).all(), pname
 
 
-@pytest.mark.parametrize("name", list_models())
+@pytest.mark.parametrize("name", CLASSIFIERS)
 def test_head_of_features_equals_forward(name):
     model = _build(name).eval()
     x = _input(_shape(name))
@@ -77,7 +80,7 @@ def test_head_of_features_equals_forward(name):
         torch.testing.assert_close(model.head(feats), model(x), rtol=0, atol=0)
 
 
-@pytest.mark.parametrize("name", list_models())
+@pytest.mark.parametrize("name", CLASSIFIERS)
 def test_same_seed_gives_identical_weights(name):
     a, b, c = _build(name, seed=3), _build(name, seed=3), _build(name, seed=4)
     sa, sb, sc = a.state_dict(), b.state_dict(), c.state_dict()
@@ -86,7 +89,7 @@ def test_same_seed_gives_identical_weights(name):
     assert not all(torch.equal(sa[k], sc[k]) for k in sa)
 
 
-@pytest.mark.parametrize("name", list_models())
+@pytest.mark.parametrize("name", CLASSIFIERS)
 def test_library_does_not_seed_the_global_rng(name):
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(0)
@@ -95,7 +98,7 @@ def test_library_does_not_seed_the_global_rng(name):
     assert not torch.equal(a.head.weight, b.head.weight)
 
 
-@pytest.mark.parametrize("name", list_models())
+@pytest.mark.parametrize("name", CLASSIFIERS)
 def test_default_width(name):
     default = MODELS.get(name).meta["width"]
     shape = _shape(name)
@@ -275,7 +278,7 @@ def test_incompatible_input_shape_is_a_config_error(name, shape, words):
     assert "\n" not in message
 
 
-@pytest.mark.parametrize("name", list_models())
+@pytest.mark.parametrize("name", CLASSIFIERS)
 @pytest.mark.parametrize("num_classes", [1, 0, 2.5, True])
 def test_bad_num_classes_is_a_config_error(name, num_classes):
     with pytest.raises(ConfigError, match=f"model '{name}'.*num_classes"):

@@ -244,7 +244,20 @@ def cmd_list(args: argparse.Namespace) -> int:
         print(f"{title}:")
         for entry in registry:
             print(f"  {entry.name:<24} {entry.summary}")
+            if args.verbose:
+                for line in _parameter_lines(entry.factory):
+                    print(f"  {'':<24}   {line}")
     return 0
+
+
+def _parameter_lines(factory: Any) -> list[str]:
+    """``name=default`` of a factory's keyword-only parameters (what ``--*-param`` can set)."""
+    import inspect
+
+    params = [p for p in inspect.signature(factory).parameters.values()
+              if p.kind is inspect.Parameter.KEYWORD_ONLY
+              and p.name not in ("data_dir", "cache_dir", "num_samples", "width", "budget")]
+    return [f"{p.name}={p.default!r}" for p in params]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -358,6 +371,8 @@ def build_parser() -> argparse.ArgumentParser:
     demo.set_defaults(func=cmd_demo)
 
     lister = sub.add_parser("list", help="list datasets, models, samplers and schedules")
+    lister.add_argument("--verbose", "-v", action="store_true",
+                        help="also show each entry's parameters and their defaults")
     lister.set_defaults(func=cmd_list)
     return parser
 

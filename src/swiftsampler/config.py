@@ -55,6 +55,10 @@ class DataConfig:
 
     dataset: str = opt("mnist1d", "dataset name (see `swiftsampler list`)", metavar="NAME")
     data_dir: str | None = opt(None, "directory of a file-backed dataset", metavar="PATH")
+    dataset_params: dict[str, Any] = opt(
+        {}, "dataset parameter, repeatable: --dataset-param image_size=84 (see `swiftsampler list "
+        "--verbose`)", metavar="KEY=VALUE"
+    )
     num_samples: int | None = opt(
         None, "size of a generated dataset (train+test); default: the dataset's own", metavar="N"
     )
@@ -67,6 +71,10 @@ class DataConfig:
     data_seed: int | None = opt(
         None, "seed of the split and the noise (default: --seed)", metavar="K"
     )
+    shots: int = opt(0, "few-shot training: keep at most K training samples per class, drawn with "
+                        "the data seed (0: all)", metavar="K")
+    workers: int = opt(2, "DataLoader worker processes decoding file-streamed inputs (image "
+                          "folders; 0: decode in the main process)", metavar="N")
 
     def __post_init__(self) -> None:
         _check(bool(self.dataset), "dataset", "must not be empty")
@@ -80,6 +88,12 @@ class DataConfig:
                f"must be in [0, 1), got {self.noise!r}")
         _check(self.noise_type in ("symmetric", "asymmetric"), "noise_type",
                f"must be symmetric or asymmetric, got {self.noise_type!r}")
+        for name in ("shots", "workers"):
+            value = getattr(self, name)
+            _check(isinstance(value, int) and not isinstance(value, bool) and value >= 0, name,
+                   f"must be a non-negative integer, got {value!r}")
+        _check(not {"data_dir", "num_samples"} & set(self.dataset_params), "dataset_params",
+               "data_dir and num_samples have their own flags (--data-dir, --num-samples)")
 
 
 @dataclass(frozen=True)
@@ -89,6 +103,10 @@ class ModelConfig:
     model: str = opt("cnn1d", "model name (see `swiftsampler list`)", metavar="NAME")
     width: int | None = opt(None, "base width (channels or hidden units); default: the model's own",
                             metavar="W")
+    task_params: dict[str, Any] = opt(
+        {}, "parameter of the dataset's task, repeatable: --task-param margin=0.3 (verification: "
+        "embedding_dim, scale, margin, folds)", metavar="KEY=VALUE"
+    )
 
     def __post_init__(self) -> None:
         _check(bool(self.model), "model", "must not be empty")

@@ -15,7 +15,9 @@ that mix several samples into one input: each source index is credited with its 
 
 from __future__ import annotations
 
+import functools
 import math
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
@@ -25,11 +27,28 @@ __all__ = ["SampleStats", "grad_norm_proxy", "probability_margin", "renormed_ent
            "true_class_prob"]
 
 
+def per_sequence(feature: Callable[[Tensor, Tensor], Tensor]) -> Callable[[Tensor, Tensor], Tensor]:
+    """Lift a per-sample feature of (B, C) logits to sequences: logits (B, T, C) with targets (B, T)
+    give the mean over the T positions (a sequence is one sample, e.g. in language modelling)."""
+
+    @functools.wraps(feature)
+    def lifted(logits: Tensor, targets: Tensor) -> Tensor:
+        if logits.dim() == 2:
+            return feature(logits, targets)
+        b = logits.shape[0]
+        flat = feature(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1))
+        return flat.view(b, -1).mean(dim=1)
+
+    return lifted
+
+
+@per_sequence
 def true_class_prob(logits: Tensor, targets: Tensor) -> Tensor:
     """``p_y = softmax(z)_y`` per sample. logits (B, C), targets (B,) -> (B,)."""
     return logits.float().softmax(dim=1).gather(1, targets.unsqueeze(1)).squeeze(1)
 
 
+@per_sequence
 def renormed_entropy(logits: Tensor, targets: Tensor) -> Tensor:
     """Renormed entropy ``E^r`` (Yao et al., NeurIPS 2024), in [0, 1].
 
@@ -49,6 +68,7 @@ def renormed_entropy(logits: Tensor, targets: Tensor) -> Tensor:
     return (entropy / math.log(num_classes - 1)).clamp_(0.0, 1.0)
 
 
+@per_sequence
 def probability_margin(logits: Tensor, targets: Tensor) -> Tensor:
     """``p_y - max_{j != y} p_j`` per sample, in [-1, 1]; negative when the prediction is wrong.
     (B, C), (B,) -> (B,)."""
@@ -58,6 +78,7 @@ def probability_margin(logits: Tensor, targets: Tensor) -> Tensor:
     return p_true - others
 
 
+@per_sequence
 def grad_norm_proxy(logits: Tensor, targets: Tensor) -> Tensor:
     """``||softmax(z) - onehot(y)||_2``: the norm of d(cross-entropy)/d(logits). (B, C) -> (B,)."""
     p = logits.float().softmax(dim=1)
@@ -130,8 +151,9 @@ class SampleStats:
 
         Args:
             indices: dataset indices (B,), int64, may repeat.
-            logits: model outputs (B, C) from the training forward pass.
-            targets: labels (B,) the losses were computed against.
+            logits: model outputs (B, C) from the training forward pass, or (B, T, C) for
+                sequences (features are then means over the T positions).
+            targets: labels (B,) (or (B, T)) the losses were computed against.
             losses: per-sample losses (B,).
             step: the optimiser step this batch is used for.
             credit: optional weight per occurrence (B,), e.g. a mixing weight; default 1.

@@ -14,7 +14,11 @@
 
 from __future__ import annotations
 
-from . import file_datasets  # noqa: F401  (registers cifar10, cifar100, svhn)
+from . import (
+    file_datasets,  # noqa: F401  (registers cifar10, cifar100, svhn)
+    image_folders,  # noqa: F401  (registers imagefolder, faces)
+    text,  # noqa: F401  (registers wikitext2)
+)
 from .datasets import DATASETS, ArrayDataset, create_dataset, list_datasets
 from .noise import inject_label_noise
 from .prepare import PreparedData, prepare_data

@@ -26,6 +26,7 @@ from torch import Tensor
 from ..errors import ConfigError, DataError
 from ..registry import Registry
 from .cache import cache_root, load_arrays, save_arrays
+from .lazy import LazyInputs
 from .split import stratified_split
 
 #: Asymmetric noise for handwritten digits, the MNIST convention of Patrini et al., "Making deep
@@ -38,15 +39,22 @@ DIGIT_NAMES: tuple[str, ...] = tuple(str(d) for d in range(10))
 
 @dataclass(frozen=True)
 class ArrayDataset:
-    """A labelled dataset in memory: ``*_x`` float32 ``(N, *input_shape)``, ``*_y`` int64."""
+    """A labelled dataset: ``*_x`` inputs ``(N, *input_shape)``, ``*_y`` int64 labels.
 
-    train_x: Tensor
+    Inputs are a float32 tensor, an int64 tensor of token ids (``kind="tokens"``: ``*_y`` then holds
+    the next-token targets, same shape as ``*_x``), or :class:`~swiftsampler.data.lazy.LazyInputs`
+    decoded on demand (image folders). ``test_pairs`` (verification tasks) is ``(P, 3)`` int64 rows
+    ``(i, j, same)``: test inputs ``i`` and ``j`` show the same identity iff ``same == 1``.
+    """
+
+    train_x: Tensor | LazyInputs
     train_y: Tensor
-    test_x: Tensor
+    test_x: Tensor | LazyInputs
     test_y: Tensor
     num_classes: int
     name: str
     class_names: tuple[str, ...] | None = None
+    test_pairs: Tensor | None = None
 
     def __post_init__(self) -> None:
         where = f"dataset {self.name!r}"
@@ -54,19 +62,28 @@ class ArrayDataset:
             raise DataError(f"{where}: num_classes must be a positive integer")
         for split in ("train", "test"):
             x, y = getattr(self, f"{split}_x"), getattr(self, f"{split}_y")
-            if x.dtype != torch.float32 or y.dtype != torch.int64:
-                raise DataError(f"{where}: {split} inputs must be float32 and labels int64, "
-                                f"got {x.dtype} and {y.dtype}")
-            if y.dim() != 1 or x.dim() < 2 or len(x) != len(y):
+            tokens = x.dtype == torch.int64
+            if x.dtype not in (torch.float32, torch.int64) or y.dtype != torch.int64:
+                raise DataError(f"{where}: {split} inputs must be float32 (or int64 tokens) and "
+                                f"labels int64, got {x.dtype} and {y.dtype}")
+            good_y = tuple(y.shape) == tuple(x.shape) if tokens else y.dim() == 1
+            if not good_y or len(x.shape) < 2 or x.shape[0] != y.shape[0]:
                 raise DataError(f"{where}: {split} inputs {tuple(x.shape)} and labels "
                                 f"{tuple(y.shape)} do not match")
-            if len(y) and (int(y.min()) < 0 or int(y.max()) >= self.num_classes):
+            if y.numel() and (int(y.min()) < 0 or int(y.max()) >= self.num_classes):
                 raise DataError(f"{where}: {split} labels must lie in [0, {self.num_classes})")
-        if self.train_x.shape[1:] != self.test_x.shape[1:]:
+        if tuple(self.train_x.shape[1:]) != tuple(self.test_x.shape[1:]):
             raise DataError(f"{where}: train and test inputs have different shapes")
         if self.class_names is not None and len(self.class_names) != self.num_classes:
             raise DataError(f"{where}: {len(self.class_names)} class names for "
                             f"{self.num_classes} classes")
+        if self.test_pairs is not None:
+            p = self.test_pairs
+            if p.dtype != torch.int64 or p.dim() != 2 or p.shape[1] != 3 or (p.numel() and (
+                    int(p[:, :2].min()) < 0 or int(p[:, :2].max()) >= self.test_x.shape[0]
+                    or not bool(((p[:, 2] == 0) | (p[:, 2] == 1)).all()))):
+                raise DataError(f"{where}: test_pairs must be int64 rows (i, j, same) with i, j "
+                                f"test indices and same in {{0, 1}}")
 
     @property
     def input_shape(self) -> tuple[int, ...]:

@@ -1,8 +1,13 @@
-"""Batches from device-resident tensors: slicing, not collation (the airbench design).
+"""Batches for a plan of indices, from device-resident tensors or from files.
 
-The whole training split lives on the training device; a batch is ``x[idx], y[idx]`` for a slice of the
-epoch plan, so there are no workers, no pinned-memory copies and no host-device synchronisation. Indices
-always travel with the batch, which is what every sampler needs to attribute losses to samples.
+:class:`DeviceLoader` is the fast path (the airbench design): the whole split lives on the training
+device and a batch is ``x[idx], y[idx]`` for a slice of the epoch plan, so there are no workers, no
+pinned-memory copies and no host-device synchronisation. :class:`StreamingLoader` is the path for inputs
+too big for memory (:class:`~swiftsampler.data.lazy.LazyInputs`, e.g. image folders): a standard
+``torch.utils.data.DataLoader`` with worker processes decodes the plan's batches, through the same
+drop-in pieces a user's own loop uses (:class:`~swiftsampler.integration.IndexedDataset` and a batch
+sampler). Either way, indices travel with the batch, which is what every sampler needs to attribute
+losses to samples, and labels come from memory (they may carry injected noise).
 """
 
 from __future__ import annotations
@@ -10,7 +15,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import NamedTuple
 
+import torch
 from torch import Tensor
+from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import Sampler as TorchSampler
+
+from ..errors import DataError
+from .lazy import LazyInputs
 
 
 class Batch(NamedTuple):
@@ -58,3 +69,87 @@ class DeviceLoader:
             idx = indices[sl]
             yield Batch(idx, self.inputs[idx], self.targets[idx],
                         None if weights is None else weights[sl])
+
+
+class _Decoded(Dataset):
+    """``dataset[i]`` = input ``i`` decoded (runs in the DataLoader's worker processes)."""
+
+    def __init__(self, inputs: LazyInputs) -> None:
+        self.inputs = inputs
+
+    def __len__(self) -> int:
+        return len(self.inputs)
+
+    def __getitem__(self, i: int) -> Tensor:
+        return self.inputs.load(i)
+
+
+class _PlanBatches(TorchSampler[list[int]]):
+    """A batch sampler replaying the batches it was last given (one epoch plan at a time)."""
+
+    def __init__(self) -> None:
+        self.batches: list[list[int]] = []
+
+    def __iter__(self) -> Iterator[list[int]]:
+        return iter(self.batches)
+
+    def __len__(self) -> int:
+        return len(self.batches)
+
+
+class StreamingLoader:
+    """Yields :class:`Batch` es for a plan of indices, decoding inputs from files in workers.
+
+    Args:
+        inputs: the lazy inputs (N of them).
+        targets: (N,) int64 labels, already on ``device``.
+        device: where batches are delivered.
+        workers: DataLoader worker processes (0: decode in this process).
+        persistent: keep the workers alive between plans (the training loader).
+    """
+
+    def __init__(self, inputs: LazyInputs, targets: Tensor, device: torch.device, *,
+                 workers: int = 0, persistent: bool = False) -> None:
+        from ..integration import IndexedDataset  # integration imports the samplers, not vice versa
+
+        if len(inputs) != targets.shape[0]:
+            raise ValueError("inputs and targets must have the same length")
+        self.inputs, self.targets, self.device = inputs, targets, device
+        self._plan = _PlanBatches()
+        self._loader = DataLoader(IndexedDataset(_Decoded(inputs)), batch_sampler=self._plan,
+                                  num_workers=workers, pin_memory=device.type == "cuda",
+                                  persistent_workers=persistent and workers > 0)
+
+    def __len__(self) -> int:
+        return len(self.inputs)
+
+    def batches(self, indices: Tensor, batch_size: int,
+                weights: Tensor | None = None) -> Iterator[Batch]:
+        """Iterate over ``indices`` ``batch_size`` at a time (one host copy of the plan per call)."""
+        plan = indices.detach().to("cpu", torch.int64)
+        slices = batch_slices(plan.shape[0], batch_size)
+        self._plan.batches = [plan[sl].tolist() for sl in slices]
+        if weights is not None:
+            weights = weights.to(self.device, non_blocking=True)
+        try:
+            for sl, (idx, x) in zip(slices, self._loader):
+                idx = idx.to(self.device, non_blocking=True)
+                yield Batch(idx, x.to(self.device, non_blocking=True), self.targets[idx],
+                            None if weights is None else weights[sl])
+        except DataError as err:  # re-raised from a worker with its traceback: keep the message
+            raise DataError(_worker_message(err)) from None
+
+
+def _worker_message(err: Exception) -> str:
+    """The original one-line message of an exception re-raised from a DataLoader worker."""
+    last = str(err).strip().splitlines()[-1]
+    prefix = f"{type(err).__module__}.{type(err).__name__}: "
+    return last[len(prefix):] if last.startswith(prefix) else last
+
+
+def make_loader(inputs: Tensor | LazyInputs, targets: Tensor, device: torch.device, *,
+                workers: int = 0, persistent: bool = False) -> DeviceLoader | StreamingLoader:
+    """A :class:`DeviceLoader` for tensors, a :class:`StreamingLoader` for lazy inputs."""
+    if isinstance(inputs, LazyInputs):
+        return StreamingLoader(inputs, targets, device, workers=workers, persistent=persistent)
+    return DeviceLoader(inputs, targets)

@@ -57,3 +57,21 @@ def stratified_split(labels: Tensor, val_ratio: float,
     train_idx = torch.nonzero(~is_val, as_tuple=True)[0]
     val_idx = torch.nonzero(is_val, as_tuple=True)[0]
     return train_idx.to(labels.device), val_idx.to(labels.device)
+
+
+def few_shot_subset(labels: Tensor, shots: int, generator: torch.Generator) -> Tensor:
+    """Positions of at most ``shots`` samples per class (the few-shot training sets of Yao et al.).
+
+    For every class ``c`` (in increasing order) with ``n_c`` samples, the first ``min(shots, n_c)`` of
+    one ``torch.randperm(n_c)`` drawn from ``generator``. Returns sorted ``int64`` positions into
+    ``labels``. A class with fewer than ``shots`` samples keeps all of them.
+    """
+    _check_labels(labels)
+    if isinstance(shots, bool) or not isinstance(shots, int) or shots < 1:
+        raise ConfigError(f"shots must be a positive integer, got {shots!r}")
+    cpu = labels.detach().to("cpu", torch.int64)
+    parts = []
+    for c in torch.unique(cpu).tolist():
+        members = torch.nonzero(cpu == c, as_tuple=True)[0]
+        parts.append(members[torch.randperm(len(members), generator=generator)[:shots]])
+    return torch.cat(parts).sort().values.to(labels.device)

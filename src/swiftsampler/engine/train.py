@@ -25,13 +25,12 @@ import math
 import platform
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from .. import __version__
@@ -39,15 +38,15 @@ from ..augment import AugmentContext, Compose, Mixed, create_augmentation
 from ..budget import Budget, CostMeter
 from ..config import RunConfig
 from ..data import PreparedData, prepare_data
-from ..data.loader import Batch, DeviceLoader
+from ..data.lazy import LazyInputs
+from ..data.loader import Batch, DeviceLoader, StreamingLoader, make_loader
 from ..errors import ConfigError, TrainingError
-from ..models import create_model
 from ..samplers import BatchScores, EpochInfo, Sampler, create_sampler
 from ..schedules import LRSchedule
 from ..seeding import derive_seed, make_generator
 from ..stats import SampleStats
+from ..tasks import Evaluation, Task, create_task
 from .checkpoint import CHECKPOINT_NAME, config_difference, load_checkpoint, save_checkpoint
-from .evaluate import evaluate
 
 EpochCallback = Callable[[dict[str, Any]], None]
 
@@ -130,6 +129,37 @@ def build_optimizer(model: nn.Module, cfg: RunConfig) -> torch.optim.Optimizer:
                            nesterov=o.nesterov and o.momentum > 0, weight_decay=o.weight_decay)
 
 
+@dataclass
+class Loaders:
+    """Batches of the three splits: device-resident slices, or files decoded by DataLoader workers."""
+
+    train: DeviceLoader | StreamingLoader
+    val: DeviceLoader | StreamingLoader
+    test: DeviceLoader | StreamingLoader
+    device: torch.device
+
+    @staticmethod
+    def build(data: PreparedData, device: torch.device, workers: int) -> Loaders:
+        """One loader per split; the training loader keeps its workers between epochs."""
+        return Loaders(
+            train=make_loader(data.train_x, data.train_y, device, workers=workers, persistent=True),
+            val=make_loader(data.val_x, data.val_y, device, workers=workers),
+            test=make_loader(data.test_x, data.test_y, device, workers=workers),
+            device=device)
+
+    def all_batches(self, split: str, batch_size: int) -> Iterator[Batch]:
+        """Every sample of ``split`` in order, ``batch_size`` at a time."""
+        loader = getattr(self, split)
+        return loader.batches(torch.arange(len(loader), device=self.device), batch_size)
+
+
+def _augment_context(data: PreparedData) -> AugmentContext:
+    """The data kind and per-channel input range the augmentations need."""
+    if isinstance(data.train_x, LazyInputs):
+        return AugmentContext(data.kind, *data.train_x.value_range())
+    return AugmentContext.from_inputs(data.kind, data.train_x)
+
+
 class Trainer:
     """One training run built from a :class:`RunConfig`; :meth:`train` may be called repeatedly.
 
@@ -166,16 +196,16 @@ class Trainer:
                 params["card"] = cfg.sampler.sampler_card
             sampler = create_sampler(cfg.sampler.sampler, n_train, budget=cfg.budget.budget,
                                      **params)
-        self.augment = create_augmentation(
-            cfg.augment.augment, AugmentContext.from_inputs(self.data.kind, self.data.train_x),
-            cfg.augment.augment_params)
+        self.task = create_task(self.data.task, cfg.model.task_params)
+        self.loaders = Loaders.build(self.data, device, cfg.data.workers)
+        self.augment = create_augmentation(cfg.augment.augment, _augment_context(self.data),
+                                           cfg.augment.augment_params)
         self.checkpoint_path = Path(out_dir) / CHECKPOINT_NAME if out_dir is not None else None
         self.progress, self.callbacks = progress, list(callbacks)
         self._cuda = [device] if device.type == "cuda" else []
         with torch.random.fork_rng(devices=self._cuda):
             torch.manual_seed(derive_seed(cfg.seed, "torch"))
-            model = create_model(cfg.model.model, self.data.num_classes, self.data.input_shape,
-                                 width=cfg.model.width).to(device)
+            model = self.task.build_model(cfg.model.model, self.data, cfg.model.width).to(device)
             self.state = RunState(
                 model=model, optimizer=build_optimizer(model, cfg), sampler=sampler,
                 stats=SampleStats(n_train, device), meter=CostMeter(self.budget),
@@ -217,26 +247,36 @@ class Trainer:
         t_start = time.perf_counter()
         with torch.random.fork_rng(devices=self._cuda):
             self.state.set_rng_state(self._rng)
-            _run_epochs(self.state, self.cfg, self.data, self.schedule, self.augment,
-                        self.progress, self.callbacks, self.checkpoint_path, until)
+            _run_epochs(self.state, self.cfg, self.task, self.loaders, self.data.train_noisy,
+                        self.schedule, self.augment, self.progress, self.callbacks,
+                        self.checkpoint_path, until)
             self._rng = self.state.rng_state()
         self.wall_s += time.perf_counter() - t_start
         return self
 
+    def evaluation(self, split: str = "val") -> Evaluation:
+        """The task's scores on ``val`` or ``test`` (e.g. verification accuracy on test pairs)."""
+        batch_size = self.cfg.optim.eval_batch_size
+        if split == "val":
+            return self.task.evaluate(self.model, self.loaders.all_batches("val", batch_size))
+        if split == "test":
+            return self.task.test(self.model, self.data,
+                                  self.loaders.all_batches("test", batch_size))
+        raise ValueError(f"split must be val or test, got {split!r}")
+
     def evaluate(self, split: str = "val") -> tuple[float, float]:
         """``(loss, accuracy)`` on ``val`` or ``test``."""
-        x, y = {"val": (self.data.val_x, self.data.val_y),
-                "test": (self.data.test_x, self.data.test_y)}[split]
-        return evaluate(self.model, x, y, self.cfg.optim.eval_batch_size)
+        scores = self.evaluation(split)
+        return scores.loss, scores.acc
 
     def result(self) -> dict[str, Any]:
         """Evaluate on the test split and return the content of ``result.json``."""
         t_test = time.perf_counter()
-        test_loss, test_acc = self.evaluate("test")
+        test = self.evaluation("test")
         test_s = time.perf_counter() - t_test
         self.wall_s += test_s
-        return _result(self.cfg, self.state, self.data, self.budget, self.device, test_loss,
-                       test_acc, wall_s=self.wall_s, data_s=self.data_s, test_s=test_s)
+        return _result(self.cfg, self.state, self.data, self.budget, self.device, test,
+                       wall_s=self.wall_s, data_s=self.data_s, test_s=test_s)
 
 
 def train(cfg: RunConfig, *, out_dir: str | Path | None = None, resume: bool = False,
@@ -266,35 +306,34 @@ def train(cfg: RunConfig, *, out_dir: str | Path | None = None, resume: bool = F
     return trainer.train().result()
 
 
-def mixed_cross_entropy(logits: torch.Tensor, targets: torch.Tensor, mixed: Mixed) -> torch.Tensor:
-    """``CE(logits_i, y[sources[i, k]])`` for every part of every output: (B, C), (N_b,) -> (B, K)."""
-    log_p = logits.float().log_softmax(dim=1)
-    return -log_p.gather(1, targets[mixed.sources])
-
-
 def record_mixed(stats: SampleStats, indices: torch.Tensor, logits: torch.Tensor,
                  targets: torch.Tensor, part_losses: torch.Tensor, mixed: Mixed, step: int) -> None:
     """Credit each source index with its share: the statistics of sample ``indices[sources[i, k]]``
     record its own label's loss on output ``i``, weighted by ``weights[i, k]``."""
     k = mixed.sources.shape[1]
+    if k == 1:  # no mixing (any target shape, e.g. token sequences)
+        source = mixed.sources[:, 0]
+        stats.record(indices[source], logits.detach(), targets[source], part_losses[:, 0].detach(),
+                     step=step)
+        return
     stats.record(indices[mixed.sources].flatten(), logits.detach().repeat_interleave(k, dim=0),
                  targets[mixed.sources].flatten(), part_losses.detach().flatten(), step=step,
-                 credit=None if k == 1 else mixed.weights.flatten())
+                 credit=mixed.weights.flatten())
 
 
 class _Stepper:
     """One optimiser step on a batch, with its bookkeeping (cost, stats, epoch tallies)."""
 
-    def __init__(self, run: RunState, schedule: LRSchedule, augment: Compose,
+    def __init__(self, run: RunState, task: Task, schedule: LRSchedule, augment: Compose,
                  train_noisy: torch.Tensor, bar: Any) -> None:
-        self.run, self.schedule, self.augment = run, schedule, augment
+        self.run, self.task, self.schedule, self.augment = run, task, schedule, augment
         self.train_noisy, self.bar = train_noisy, bar
         self.reset()
 
     def reset(self) -> None:
         device = self.train_noisy.device
         self.loss_sum = torch.zeros((), device=device)
-        self.correct = torch.zeros((), device=device, dtype=torch.long)
+        self.correct = torch.zeros((), device=device)
         self.noisy = torch.zeros((), device=device, dtype=torch.long)
         self.trained = 0
         self.scored = 0
@@ -309,10 +348,11 @@ class _Stepper:
         """Augment, forward, per-sample loss, (record stats,) weighted mean, backward, step, charge.
 
         With a mixing augmentation, output ``i`` mixes sources ``S[i, k]`` with shares ``W[i, k]``:
-        its loss is ``sum_k W[i, k] w[S[i, k]] CE(logits_i, y[S[i, k]])`` (``w``: the plan's sample
-        weights) and each source index is credited with its share in the statistics.
+        its loss is ``sum_k W[i, k] w[S[i, k]] l(output_i, y[S[i, k]])`` (``w``: the plan's sample
+        weights, ``l``: the task's per-sample loss) and each source index is credited with its share
+        in the statistics.
         """
-        run = self.run
+        run, task = self.run, self.task
         lr = self.schedule(run.meter.progress)
         for group in run.optimizer.param_groups:
             group["lr"] = lr
@@ -320,35 +360,35 @@ class _Stepper:
             mixed = self.augment(batch.inputs, run.augment_generator)
         else:
             mixed = Mixed.identity(batch.inputs)
-        logits = run.model(mixed.inputs)
-        part_losses = mixed_cross_entropy(logits, batch.targets, mixed)  # (B, K)
+        outputs = run.model(mixed.inputs)
+        part_losses = task.part_losses(outputs, batch.targets, mixed)  # (B, K)
         losses = (mixed.weights * part_losses).sum(dim=1)  # (B,) per-sample losses
         if batch.weights is None:
             objective = losses.mean()
         else:  # each part weighted by its source's sample weight
             objective = (mixed.weights * batch.weights[mixed.sources] * part_losses).sum(1).mean()
         if record:
-            record_mixed(run.stats, batch.indices, logits, batch.targets, part_losses, mixed,
-                         step=run.meter.iterations)
+            record_mixed(run.stats, batch.indices, task.logits(outputs), batch.targets,
+                         part_losses, mixed, step=run.meter.iterations)
         run.optimizer.zero_grad(set_to_none=True)
         objective.backward()
         run.optimizer.step()
         n = batch.indices.shape[0]
         self.charge(forward=n, backward=n, steps=1)
-        dominant = batch.targets[mixed.sources.gather(1, mixed.weights.argmax(1, keepdim=True))]
+        dominant = mixed.sources.gather(1, mixed.weights.argmax(1, keepdim=True)).squeeze(1)
         self.loss_sum += losses.detach().sum()
-        self.correct += (logits.detach().argmax(dim=1) == dominant.squeeze(1)).sum()
+        self.correct += task.correct(outputs.detach(), batch.targets[dominant]).sum()
         self.noisy += self.train_noisy[batch.indices].sum()
         self.trained += n
 
     @torch.no_grad()
     def score(self, batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:
         """Scoring forward pass (eval mode, no grad), recorded and charged as forward samples."""
-        run = self.run
+        run, task = self.run, self.task
         run.model.eval()
-        logits = run.model(batch.inputs)
+        outputs = run.model(batch.inputs)
         run.model.train()
-        losses = F.cross_entropy(logits.float(), batch.targets, reduction="none")
+        losses, logits = task.losses(outputs, batch.targets), task.logits(outputs)
         run.stats.record(batch.indices, logits, batch.targets, losses, step=run.meter.iterations)
         self.charge(forward=batch.indices.shape[0], backward=0, steps=0)
         self.scored += batch.indices.shape[0]
@@ -381,19 +421,19 @@ class _Pending:
         return head
 
 
-def _run_epochs(run: RunState, cfg: RunConfig, data: PreparedData, schedule: LRSchedule,
-                augment: Compose, progress: bool, callbacks: Sequence[EpochCallback],
-                checkpoint_path: Path | None, until: float = 1.0) -> None:
+def _run_epochs(run: RunState, cfg: RunConfig, task: Task, loaders: Loaders,
+                train_noisy: torch.Tensor, schedule: LRSchedule, augment: Compose, progress: bool,
+                callbacks: Sequence[EpochCallback], checkpoint_path: Path | None, until: float = 1.0) -> None:
     from tqdm.auto import tqdm
 
     model, meter, sampler = run.model, run.meter, run.sampler
     budget, batch_size = meter.budget, cfg.optim.batch_size
-    loader = DeviceLoader(data.train_x, data.train_y)
+    loader = loaders.train
     assert run.history is not None
     bar = tqdm(total=budget.total_units, initial=meter.spent, disable=not progress,
                unit=" units" if budget.unit == "compute" else " samples", unit_scale=True,
                dynamic_ncols=True, leave=False, file=sys.stderr)
-    stepper = _Stepper(run, schedule, augment, data.train_noisy, bar)
+    stepper = _Stepper(run, task, schedule, augment, train_noisy, bar)
     while not meter.exhausted and meter.progress < until:
         t_epoch = time.perf_counter()
         stepper.reset()
@@ -401,8 +441,7 @@ def _run_epochs(run: RunState, cfg: RunConfig, data: PreparedData, schedule: LRS
         info = EpochInfo(epoch=run.epoch, progress=meter.progress,
                          n_samples=budget.samples_per_epoch)
         if sampler.wants_scoring_pass(info):  # <scoring_pass>: refresh every statistic
-            everything = torch.arange(loader.inputs.shape[0], device=loader.inputs.device)
-            for batch in loader.batches(everything, cfg.optim.eval_batch_size):
+            for batch in loaders.all_batches("train", cfg.optim.eval_batch_size):
                 stepper.score(batch)
         plan = sampler.plan_epoch(run.stats, run.plan_generator, info)  # <plan_epoch>
         if not sampler.needs_scores:
@@ -429,11 +468,12 @@ def _run_epochs(run: RunState, cfg: RunConfig, data: PreparedData, schedule: LRS
                     stepper.step(pending.pop(batch_size), record=False)
             if len(pending) >= 2 and not meter.exhausted:  # flush the queue at the epoch's end
                 stepper.step(pending.pop(len(pending)), record=False)
-        _end_epoch(run, cfg, data, schedule, stepper, t_epoch, bar, checkpoint_path, callbacks)
+        _end_epoch(run, cfg, task, loaders, schedule, stepper, t_epoch, bar, checkpoint_path,
+                   callbacks)
     bar.close()
 
 
-def _end_epoch(run: RunState, cfg: RunConfig, data: PreparedData, schedule: LRSchedule,
+def _end_epoch(run: RunState, cfg: RunConfig, task: Task, loaders: Loaders, schedule: LRSchedule,
                stepper: _Stepper, t_epoch: float, bar: Any, checkpoint_path: Path | None,
                callbacks: Sequence[EpochCallback]) -> None:
     """<epoch_end>: the only host syncs of an epoch; evaluate, log, checkpoint, call back."""
@@ -446,12 +486,14 @@ def _end_epoch(run: RunState, cfg: RunConfig, data: PreparedData, schedule: LRSc
             f"try a smaller --lr (now {cfg.optim.lr})")
     run.noisy_drawn += int(stepper.noisy.item())  # sync: logging point
     run.train_s += time.perf_counter() - t_epoch
-    val_loss, val_acc = evaluate(run.model, data.val_x, data.val_y, cfg.optim.eval_batch_size)
+    val = task.evaluate(run.model, loaders.all_batches("val", cfg.optim.eval_batch_size))
+    val_loss, val_acc = val.loss, val.acc
     run.epoch += 1
     record = {
         "epoch": run.epoch, "train_loss": train_loss,
         "train_acc": stepper.correct.item() / trained,  # sync: logging point
         "val_loss": _nan_to_none(val_loss), "val_acc": _nan_to_none(val_acc),
+        **{f"val_{key}": _nan_to_none(value) for key, value in val.extra.items()},
         "lr": schedule(meter.progress), "progress": meter.progress,
         "samples": stepper.trained, "scored": stepper.scored, "iterations": meter.iterations,
         "forward_samples": meter.forward_samples, "backward_samples": meter.backward_samples,
@@ -486,16 +528,20 @@ def _nan_to_none(value: float) -> float | None:
 
 
 def _result(cfg: RunConfig, run: RunState, data: PreparedData, budget: Budget,
-            device: torch.device, test_loss: float, test_acc: float, *, wall_s: float,
-            data_s: float, test_s: float) -> dict[str, Any]:
+            device: torch.device, test: Evaluation, *, wall_s: float, data_s: float,
+            test_s: float) -> dict[str, Any]:
+    """The content of ``result.json``; ``test_acc`` is the task's test accuracy (classification
+    accuracy, next-token accuracy, verification accuracy), task extras are added as ``test_<key>``
+    (e.g. ``test_ppl``) or, for dicts, under their own key (e.g. ``verification``)."""
     assert run.history is not None
     last = run.history[-1] if run.history else {}
     meter = run.meter
     result: dict[str, Any] = {
         "swiftsampler_version": __version__,
         "config": cfg.to_dict(),
-        "test_acc": test_acc,
-        "test_loss": test_loss,
+        "task": data.task,
+        "test_acc": test.acc,
+        "test_loss": _nan_to_none(test.loss),
         "val_acc": last.get("val_acc"),
         "val_loss": last.get("val_loss"),
         "train_loss": last.get("train_loss"),
@@ -515,6 +561,7 @@ def _result(cfg: RunConfig, run: RunState, data: PreparedData, budget: Budget,
             "dataset": data.name, "num_train": int(data.train_y.shape[0]),
             "num_val": int(data.val_y.shape[0]), "num_test": int(data.test_y.shape[0]),
             "num_classes": data.num_classes, "input_shape": list(data.input_shape),
+            "streamed": data.streamed,
         },
         "usage": usage_summary(run.stats),
         "history": run.history,
@@ -523,6 +570,12 @@ def _result(cfg: RunConfig, run: RunState, data: PreparedData, budget: Budget,
             "platform": platform.platform(), "threads": torch.get_num_threads(),
         },
     }
+    for key, value in test.extra.items():
+        if isinstance(value, dict):
+            result[key] = value
+        else:
+            result[f"test_{key}"] = _nan_to_none(value)
+            result[f"val_{key}"] = last.get(f"val_{key}")
     if cfg.data.noise > 0:
         result["noise"] = {
             "rate": data.noise_rate,

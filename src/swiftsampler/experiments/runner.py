@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import concurrent.futures as cf
+import dataclasses
 import multiprocessing
 import os
 import sys
@@ -63,7 +64,8 @@ def _prepare(grid: GridSpec, out: Path, by_key: dict[str, tuple[dict[str, Any], 
     """Generate each dataset once, search the cards of swift cells, return the run configs."""
     from ..data import prepare_data
 
-    for data_cfg in {by_key[k][1].data for k in todo}:  # generate and cache each dataset once
+    distinct = {repr(dataclasses.asdict(by_key[k][1].data)): by_key[k][1].data for k in todo}
+    for data_cfg in distinct.values():  # generate and cache each dataset once
         prepare_data(data_cfg, 0)
     configs: dict[str, dict[str, Any]] = {}
     for key in todo:

@@ -15,6 +15,7 @@ from __future__ import annotations
 from . import (  # noqa: F401  (importing registers the models)
     cnn1d,
     cnn2d,
+    gpt,
     mlp,
     mobilenetv2,
     preact_resnet,

@@ -30,6 +30,7 @@ INPUT_KINDS: dict[str, tuple[int | None, str]] = {
     "signal": (2, "(C, L)"),
     "image": (3, "(C, H, W)"),
     "any": (None, "(...)"),
+    "tokens": (1, "(T,)"),
 }
 
 
