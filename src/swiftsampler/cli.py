@@ -117,6 +117,7 @@ def check_names(cfg: RunConfig) -> None:
     from .augment import AUGMENTATIONS
     from .data import DATASETS
     from .models import MODELS
+    from .optimizers import OPTIMIZERS
     from .samplers import SAMPLERS
     from .schedules import SCHEDULES
 
@@ -127,6 +128,7 @@ def check_names(cfg: RunConfig) -> None:
     MODELS.get(cfg.model.model)
     SAMPLERS.get(cfg.sampler.sampler)
     SCHEDULES.get(cfg.optim.schedule)
+    OPTIMIZERS.get(cfg.optim.optimizer)
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -236,11 +238,13 @@ def cmd_list(args: argparse.Namespace) -> int:
     from .augment import AUGMENTATIONS
     from .data import DATASETS
     from .models import MODELS
+    from .optimizers import OPTIMIZERS
     from .samplers import SAMPLERS
     from .schedules import SCHEDULES
 
     for title, registry in (("datasets", DATASETS), ("models", MODELS), ("samplers", SAMPLERS),
-                            ("augmentations", AUGMENTATIONS), ("LR schedules", SCHEDULES)):
+                            ("augmentations", AUGMENTATIONS), ("optimizers", OPTIMIZERS),
+                            ("LR schedules", SCHEDULES)):
         print(f"{title}:")
         for entry in registry:
             print(f"  {entry.name:<24} {entry.summary}")

@@ -118,6 +118,7 @@ class ModelConfig:
 class OptimConfig:
     """Optimiser, batch size and learning-rate schedule (a function of budget progress)."""
 
+    optimizer: str = opt("sgd", "optimiser (see `swiftsampler list`)", metavar="NAME")
     lr: float = opt(0.05, "peak learning rate")
     momentum: float = opt(0.9, "SGD momentum")
     nesterov: bool = opt(True, "Nesterov momentum")

@@ -20,15 +20,29 @@ def format_summary(result: dict[str, Any], path: Path | str | None = None) -> st
         f"{cfg['sampler']['sampler']}, budget {cost['budget']:g} of {cfg['budget']['epochs']} "
         f"epochs, seed {cfg['seed']}",
         f"  data      {data['num_train']} train, {data['num_val']} val, {data['num_test']} test, "
-        f"{data['num_classes']} classes, input {tuple(data['input_shape'])}",
+        f"{data['num_classes']} {_CLASSES.get(result.get('task'), 'classes')}, "
+        f"input {tuple(data['input_shape'])}",
         f"  cost      {cost['iterations']:,} iterations, {cost['backward_samples']:,} backward "
         f"samples ({100 * cost['backward_samples'] / ref:.1f}% of {ref:,}), "
         f"{cost['forward_samples']:,} forward",
         f"  time      {result['wall_s']:.1f} s (training {result['train_s']:.1f} s, "
         f"{result['epochs']} epochs, on {result['environment']['device']})",
-        f"  accuracy  test {_pct(result['test_acc'])}, val {_pct(result['val_acc'])}, "
-        f"train {_pct(result['train_acc'])} (last epoch)",
     ]
+    task = result.get("task", "classification")
+    if task == "verification":
+        ver = result["verification"]
+        lines.append(f"  verify    test {_pct(ver['accuracy'])} +- {_pct(ver['std'])} "
+                     f"({ver['folds']}-fold threshold over {ver['pairs']} pairs)")
+        lines.append(f"  identity  val {_pct(result['val_acc'])}, train "
+                     f"{_pct(result['train_acc'])} (classification of the training identities)")
+    else:
+        what = "next-token accuracy, " if task == "language-model" else ""
+        lines.append(f"  accuracy  test {_pct(result['test_acc'])}, val {_pct(result['val_acc'])}, "
+                     f"train {_pct(result['train_acc'])} ({what}last epoch)")
+    if task == "language-model":
+        lines.append(f"  ppl       test {_num(result.get('test_ppl'))}, "
+                     f"val {_num(result.get('val_ppl'))} (perplexity: exp of the mean token "
+                     f"cross-entropy)")
     if "noise" in result:
         noise = result["noise"]
         lines.append(f"  noise     {100 * noise['rate']:.1f}% {noise['type']} label noise; "
@@ -37,6 +51,14 @@ def format_summary(result: dict[str, Any], path: Path | str | None = None) -> st
     if path is not None:
         lines.append(f"  result    {path}")
     return "\n".join(lines)
+
+
+#: What ``num_classes`` counts, per task.
+_CLASSES = {"language-model": "tokens in the vocabulary", "verification": "training identities"}
+
+
+def _num(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}"
 
 
 def format_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:

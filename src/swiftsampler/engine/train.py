@@ -41,6 +41,7 @@ from ..data import PreparedData, prepare_data
 from ..data.lazy import LazyInputs
 from ..data.loader import Batch, DeviceLoader, StreamingLoader, make_loader
 from ..errors import ConfigError, TrainingError
+from ..optimizers import build_optimizer
 from ..samplers import BatchScores, EpochInfo, Sampler, create_sampler
 from ..schedules import LRSchedule
 from ..seeding import derive_seed, make_generator
@@ -123,12 +124,6 @@ class RunState:
         return state["rng"]
 
 
-def build_optimizer(model: nn.Module, cfg: RunConfig) -> torch.optim.Optimizer:
-    o = cfg.optim
-    return torch.optim.SGD(model.parameters(), lr=o.lr, momentum=o.momentum,
-                           nesterov=o.nesterov and o.momentum > 0, weight_decay=o.weight_decay)
-
-
 @dataclass
 class Loaders:
     """Batches of the three splits: device-resident slices, or files decoded by DataLoader workers."""
@@ -207,7 +202,7 @@ class Trainer:
             torch.manual_seed(derive_seed(cfg.seed, "torch"))
             model = self.task.build_model(cfg.model.model, self.data, cfg.model.width).to(device)
             self.state = RunState(
-                model=model, optimizer=build_optimizer(model, cfg), sampler=sampler,
+                model=model, optimizer=build_optimizer(model, cfg.optim), sampler=sampler,
                 stats=SampleStats(n_train, device), meter=CostMeter(self.budget),
                 plan_generator=make_generator(cfg.seed, "plan", device),
                 select_generator=make_generator(cfg.seed, "select", device),
