@@ -37,3 +37,36 @@ def test_readme_own_loop_example_runs(capsys):
     out = capsys.readouterr().out
     accuracy = float(out.split()[2])
     assert accuracy > 0.8 and "backward samples" in out
+
+
+def readme_commands():
+    """Every ``swiftsampler ...`` command in the README's bash blocks (continuation lines joined)."""
+    commands = []
+    for block in re.findall(r"```bash\n(.*?)```", README.read_text(), flags=re.S):
+        for line in block.replace("\\\n", " ").splitlines():
+            line = line.split("  #")[0].strip()
+            if line.startswith("swiftsampler ") and "..." not in line:
+                commands.append(line.split()[1:])
+    return commands
+
+
+def test_readme_commands_parse():
+    import shlex
+
+    from swiftsampler.cli import build_parser
+
+    commands = readme_commands()
+    assert sum(c[0] == "train" for c in commands) >= 9
+    for args in commands:
+        build_parser().parse_args(shlex.split(" ".join(args)))  # an unknown flag exits
+
+
+def test_readme_lists_every_dataset_with_a_command():
+    from swiftsampler.data import list_datasets
+
+    text = README.read_text()
+    trained = {c[c.index("--dataset") + 1] for c in readme_commands() if "--dataset" in c}
+    for name in list_datasets():
+        assert f"| `{name}` |" in text, name
+        if name not in ("digits", "synthetic"):
+            assert name in trained, name

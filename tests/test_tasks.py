@@ -239,3 +239,11 @@ def test_trainer_exposes_the_task_scores(image_dir):
     trainer = Trainer(cfg).train()
     scores = trainer.evaluation("test")
     assert (scores.loss, scores.acc) == trainer.evaluate("test")
+
+
+def test_list_verbose_shows_dataset_parameters(capsys):
+    assert main(["list", "--verbose"]) == 0
+    out = capsys.readouterr().out
+    block = out[out.index("  imagefolder"):]
+    assert "image_size=224" in block.split("\n  faces")[0] and "seq_len=128" in out
+    assert "optimizers:" in out and "adamw" in out
