@@ -12,6 +12,7 @@ losses to samples, and labels come from memory (they may carry injected noise).
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from typing import NamedTuple
 
@@ -105,7 +106,8 @@ class StreamingLoader:
         targets: (N,) int64 labels, already on ``device``.
         device: where batches are delivered.
         workers: DataLoader worker processes (0: decode in this process).
-        persistent: keep the workers alive between plans (the training loader).
+        persistent: keep the workers alive between calls of :meth:`batches` (every split of a run:
+            the training plan changes each epoch, validation runs each epoch).
     """
 
     def __init__(self, inputs: LazyInputs, targets: Tensor, device: torch.device, *,
@@ -118,7 +120,8 @@ class StreamingLoader:
         self._plan = _PlanBatches()
         self._loader = DataLoader(IndexedDataset(_Decoded(inputs)), batch_sampler=self._plan,
                                   num_workers=workers, pin_memory=device.type == "cuda",
-                                  persistent_workers=persistent and workers > 0)
+                                  persistent_workers=persistent and workers > 0,
+                                  multiprocessing_context=_worker_context() if workers else None)
 
     def __len__(self) -> int:
         return len(self.inputs)
@@ -138,6 +141,14 @@ class StreamingLoader:
                             None if weights is None else weights[sl])
         except DataError as err:  # re-raised from a worker with its traceback: keep the message
             raise DataError(_worker_message(err)) from None
+
+
+def _worker_context() -> str | None:
+    """``fork`` on Linux (PyTorch's own default there), whatever start method the current process
+    inherited: a process that was itself spawned (e.g. a ``compare --jobs`` worker) would otherwise
+    spawn its loader workers too, and each would import torch again (seconds per worker). Elsewhere
+    the platform's default."""
+    return "fork" if sys.platform.startswith("linux") else None
 
 
 def _worker_message(err: Exception) -> str:

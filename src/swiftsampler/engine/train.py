@@ -135,12 +135,10 @@ class Loaders:
 
     @staticmethod
     def build(data: PreparedData, device: torch.device, workers: int) -> Loaders:
-        """One loader per split; the training loader keeps its workers between epochs."""
-        return Loaders(
-            train=make_loader(data.train_x, data.train_y, device, workers=workers, persistent=True),
-            val=make_loader(data.val_x, data.val_y, device, workers=workers),
-            test=make_loader(data.test_x, data.test_y, device, workers=workers),
-            device=device)
+        """One loader per split, each keeping its workers (if any) for the whole run."""
+        return Loaders(*(make_loader(x, y, device, workers=workers, persistent=True)
+                         for x, y in ((data.train_x, data.train_y), (data.val_x, data.val_y),
+                                      (data.test_x, data.test_y))), device=device)
 
     def all_batches(self, split: str, batch_size: int) -> Iterator[Batch]:
         """Every sample of ``split`` in order, ``batch_size`` at a time."""
