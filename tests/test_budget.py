@@ -49,3 +49,50 @@ def test_meter_state_round_trip():
 def test_budget_fraction_out_of_range(fraction):
     with pytest.raises(ValueError):
         Budget(fraction, 1, 10)
+
+
+def test_time_budget_progress_is_elapsed_over_budget():
+    from swiftsampler.budget import Budget, CostMeter
+
+    meter = CostMeter(Budget(0.5, 10, 100, time_budget_s=8.0))
+    meter.charge(forward=1000, backward=1000)  # far beyond the sample budget: it does not count
+    assert meter.total == 8.0 and not meter.exhausted
+    meter.load_state_dict({**meter.state_dict(), "elapsed_s": 2.0})
+    assert meter.progress == pytest.approx(0.25) and meter.position == pytest.approx(2.0)
+    meter.load_state_dict({**meter.state_dict(), "elapsed_s": 8.0})
+    assert meter.progress == 1.0 and meter.exhausted
+    assert meter.summary()["time_budget_s"] == 8.0
+    with pytest.raises(ValueError, match="time budget"):
+        Budget(0.5, 10, 100, time_budget_s=0.0)
+
+
+def test_clock_counts_only_between_start_and_stop():
+    import time
+
+    from swiftsampler.budget import Budget, CostMeter
+
+    meter = CostMeter(Budget(1.0, 1, 10, time_budget_s=100.0))
+    meter.start_clock()
+    time.sleep(0.05)
+    meter.stop_clock()
+    stopped = meter.elapsed_s
+    time.sleep(0.05)
+    assert meter.elapsed_s == stopped >= 0.05
+    assert meter.state_dict()["elapsed_s"] == stopped
+
+
+def test_time_budget_run_trains_until_the_clock_runs_out(tmp_path):
+    import json
+
+    from swiftsampler.cli import main
+
+    out = tmp_path / "run"
+    assert main(["train", "--dataset", "synthetic", "--model", "mlp", "--epochs", "2",
+                 "--time-budget", "1.0", "--progress", "off", "--out", str(out)]) == 0
+    result = json.loads((out / "result.json").read_text())
+    cost = result["cost"]
+    assert cost["time_budget_s"] == 1.0 and cost["training_loop_s"] >= 1.0
+    # the sample budget (2 epochs) would have stopped it long before: the clock decides
+    assert result["epochs"] > 2 and cost["backward_samples"] > 2 * result["data"]["num_train"]
+    assert result["history"][-1]["progress"] == 1.0 and result["history"][-1]["lr"] == 0.0
+    assert result["test_acc"] > 0.8

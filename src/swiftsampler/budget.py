@@ -7,10 +7,18 @@ is a fresh subset of ``b N`` samples). Methods that forward samples they do not 
 charged for those passes too: with ``unit="compute"`` a forward pass of one sample costs 1 and its
 backward pass 2 (so an ordinary training sample costs 3), and the budget is ``3 E n`` such units.
 Progress ``= spent / total`` drives the learning-rate schedule.
+
+A wall-clock budget (``time_budget_s``, the ``--time-budget`` flag) replaces the sample budget: progress
+is then ``elapsed / time_budget_s``, where ``elapsed`` counts the seconds spent in the training loop
+(steps and scoring passes; not the per-epoch validation, checkpoints or the final test), and the run
+ends when it reaches 1. The fraction ``b`` still sets the samples planned per epoch. Such a run depends
+on the machine's speed, so it is not reproducible from its seed.
 """
 
 from __future__ import annotations
 
+import math
+import time
 from dataclasses import asdict, dataclass, field
 
 BUDGET_UNITS = ("backward", "compute")
@@ -27,7 +35,13 @@ class Budget:
     num_train: int
     unit: str = "backward"
 
+    time_budget_s: float | None = None
+
     def __post_init__(self) -> None:
+        if self.time_budget_s is not None and not (
+                math.isfinite(self.time_budget_s) and self.time_budget_s > 0):
+            raise ValueError(f"time budget must be a positive number of seconds, "
+                             f"got {self.time_budget_s}")
         if not 0 < self.fraction <= 1:
             raise ValueError(f"budget fraction must be in (0, 1], got {self.fraction}")
         if self.unit not in BUDGET_UNITS:
@@ -51,13 +65,19 @@ class Budget:
 
 @dataclass
 class CostMeter:
-    """Counts what a run has spent; all counts are host integers (no device sync needed)."""
+    """Counts what a run has spent; all counts are host integers (no device sync needed).
+
+    With a time budget, the training loop brackets its work with :meth:`start_clock` /
+    :meth:`stop_clock`; ``elapsed_s`` is the total time between them.
+    """
 
     budget: Budget
     iterations: int = 0
     forward_samples: int = 0
     backward_samples: int = 0
     _spent: int = field(default=0, repr=False)
+    _elapsed: float = field(default=0.0, repr=False)
+    _clock_start: float | None = field(default=None, repr=False)
 
     def charge(self, *, forward: int, backward: int, steps: int = 1) -> None:
         """Record ``forward`` forwarded and ``backward`` back-propagated samples in ``steps`` steps."""
@@ -66,20 +86,46 @@ class CostMeter:
         self.backward_samples += backward
         self._spent += self.budget.units(forward, backward)
 
+    def start_clock(self) -> None:
+        if self._clock_start is None:
+            self._clock_start = time.perf_counter()
+
+    def stop_clock(self) -> None:
+        if self._clock_start is not None:
+            self._elapsed += time.perf_counter() - self._clock_start
+            self._clock_start = None
+
+    @property
+    def elapsed_s(self) -> float:
+        """Seconds spent in the training loop so far (the clock is read, no device sync)."""
+        running = 0.0 if self._clock_start is None else time.perf_counter() - self._clock_start
+        return self._elapsed + running
+
     @property
     def spent(self) -> int:
         return self._spent
 
     @property
+    def position(self) -> float:
+        """How much of the budget is spent, in its own unit: budget units, or seconds."""
+        return self.elapsed_s if self.budget.time_budget_s is not None else self._spent
+
+    @property
+    def total(self) -> float:
+        """The whole budget in the unit of :attr:`position`."""
+        time_budget = self.budget.time_budget_s
+        return time_budget if time_budget is not None else self.budget.total_units
+
+    @property
     def progress(self) -> float:
         """Fraction of the budget spent, in [0, 1]."""
-        return min(1.0, self._spent / self.budget.total_units)
+        return min(1.0, self.position / self.total)
 
     @property
     def exhausted(self) -> bool:
-        return self._spent >= self.budget.total_units
+        return self.position >= self.total
 
-    def summary(self) -> dict[str, int | str | float]:
+    def summary(self) -> dict[str, int | str | float | None]:
         return {
             "iterations": self.iterations,
             "forward_samples": self.forward_samples,
@@ -87,17 +133,22 @@ class CostMeter:
             "budget_unit": self.budget.unit,
             "budget_units_spent": self._spent,
             "budget_units_total": self.budget.total_units,
+            "time_budget_s": self.budget.time_budget_s,
+            "training_loop_s": self.elapsed_s,
         }
 
-    def state_dict(self) -> dict[str, int]:
+    def state_dict(self) -> dict[str, int | float]:
         return {"iterations": self.iterations, "forward_samples": self.forward_samples,
-                "backward_samples": self.backward_samples, "spent": self._spent}
+                "backward_samples": self.backward_samples, "spent": self._spent,
+                "elapsed_s": self.elapsed_s}
 
-    def load_state_dict(self, state: dict[str, int]) -> None:
-        self.iterations = state["iterations"]
-        self.forward_samples = state["forward_samples"]
-        self.backward_samples = state["backward_samples"]
-        self._spent = state["spent"]
+    def load_state_dict(self, state: dict[str, int | float]) -> None:
+        self.iterations = int(state["iterations"])
+        self.forward_samples = int(state["forward_samples"])
+        self.backward_samples = int(state["backward_samples"])
+        self._spent = int(state["spent"])
+        self._elapsed = float(state.get("elapsed_s", 0.0))
+        self._clock_start = None
 
 
 def budget_dict(budget: Budget) -> dict[str, object]:

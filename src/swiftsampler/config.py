@@ -159,8 +159,13 @@ class BudgetConfig:
         "backward", "what the budget limits: backward samples, or compute (forward=1, backward=2)",
         choices=("backward", "compute"),
     )
+    time_budget: float | None = opt(
+        None, "wall-clock budget: seconds of training loop; replaces the sample budget and drives "
+        "the LR schedule by elapsed time (not reproducible from the seed)", metavar="SECONDS")
 
     def __post_init__(self) -> None:
+        _check(self.time_budget is None or (_finite(self.time_budget) and self.time_budget > 0),
+               "time_budget", f"must be a positive number of seconds, got {self.time_budget!r}")
         _check(isinstance(self.epochs, int) and self.epochs > 0, "epochs",
                f"must be a positive integer, got {self.epochs!r}")
         _check(_finite(self.budget) and 0 < self.budget <= 1, "budget",

@@ -25,6 +25,8 @@ def format_summary(result: dict[str, Any], path: Path | str | None = None) -> st
         f"  cost      {cost['iterations']:,} iterations, {cost['backward_samples']:,} backward "
         f"samples ({100 * cost['backward_samples'] / ref:.1f}% of {ref:,}), "
         f"{cost['forward_samples']:,} forward",
+        *([f"  budget    {cost['time_budget_s']:g} s of training loop (wall-clock budget); spent "
+           f"{cost['training_loop_s']:.1f} s"] if cost.get("time_budget_s") else []),
         f"  time      {result['wall_s']:.1f} s (training {result['train_s']:.1f} s, "
         f"{result['epochs']} epochs, on {result['environment']['device']})",
     ]

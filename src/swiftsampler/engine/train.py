@@ -182,7 +182,8 @@ class Trainer:
         self.data = (data if data is not None else prepare_data(cfg.data, cfg.data_seed)).to(device)
         self.data_s = time.perf_counter() - t_start
         n_train = self.data.train_y.shape[0]
-        self.budget = Budget(cfg.budget.budget, cfg.budget.epochs, n_train, cfg.budget.budget_unit)
+        self.budget = Budget(cfg.budget.budget, cfg.budget.epochs, n_train, cfg.budget.budget_unit,
+                             cfg.budget.time_budget)
         if sampler is None:
             params = dict(cfg.sampler.sampler_params)
             if cfg.sampler.sampler_card is not None:
@@ -333,9 +334,9 @@ class _Stepper:
 
     def charge(self, forward: int, backward: int, steps: int) -> None:
         meter = self.run.meter
-        before = meter.spent
+        before = meter.position
         meter.charge(forward=forward, backward=backward, steps=steps)
-        self.bar.update(meter.spent - before)
+        self.bar.update(meter.position - before)
 
     def step(self, batch: Batch, *, record: bool) -> None:
         """Augment, forward, per-sample loss, (record stats,) weighted mean, backward, step, charge.
@@ -423,12 +424,16 @@ def _run_epochs(run: RunState, cfg: RunConfig, task: Task, loaders: Loaders,
     budget, batch_size = meter.budget, cfg.optim.batch_size
     loader = loaders.train
     assert run.history is not None
-    bar = tqdm(total=budget.total_units, initial=meter.spent, disable=not progress,
-               unit=" units" if budget.unit == "compute" else " samples", unit_scale=True,
-               dynamic_ncols=True, leave=False, file=sys.stderr)
+    timed = budget.time_budget_s is not None
+    unit = " s" if timed else " units" if budget.unit == "compute" else " samples"
+    bar = tqdm(total=meter.total, initial=meter.position, disable=not progress, unit=unit,
+               unit_scale=not timed, dynamic_ncols=True, leave=False, file=sys.stderr,
+               bar_format="{l_bar}{bar}| {n:.0f}/{total:.0f}{unit} [{elapsed}<{remaining}{postfix}]"
+               if timed else None)
     stepper = _Stepper(run, task, schedule, augment, train_noisy, bar)
     while not meter.exhausted and meter.progress < until:
         t_epoch = time.perf_counter()
+        meter.start_clock()  # a time budget counts the training loop only
         stepper.reset()
         model.train()
         info = EpochInfo(epoch=run.epoch, progress=meter.progress,
@@ -461,6 +466,7 @@ def _run_epochs(run: RunState, cfg: RunConfig, task: Task, loaders: Loaders,
                     stepper.step(pending.pop(batch_size), record=False)
             if len(pending) >= 2 and not meter.exhausted:  # flush the queue at the epoch's end
                 stepper.step(pending.pop(len(pending)), record=False)
+        meter.stop_clock()
         _end_epoch(run, cfg, task, loaders, schedule, stepper, t_epoch, bar, checkpoint_path,
                    callbacks)
     bar.close()
