@@ -125,17 +125,20 @@ class CostMeter:
     def exhausted(self) -> bool:
         return self.position >= self.total
 
-    def summary(self) -> dict[str, int | str | float | None]:
-        return {
+    def summary(self) -> dict[str, int | str | float]:
+        """The counts; with a time budget also ``time_budget_s`` and ``training_loop_s`` (kept out
+        otherwise, so that the cost of a sample-budgeted run is reproducible from its seed)."""
+        counts: dict[str, int | str | float] = {
             "iterations": self.iterations,
             "forward_samples": self.forward_samples,
             "backward_samples": self.backward_samples,
             "budget_unit": self.budget.unit,
             "budget_units_spent": self._spent,
             "budget_units_total": self.budget.total_units,
-            "time_budget_s": self.budget.time_budget_s,
-            "training_loop_s": self.elapsed_s,
         }
+        if self.budget.time_budget_s is not None:
+            counts.update(time_budget_s=self.budget.time_budget_s, training_loop_s=self.elapsed_s)
+        return counts
 
     def state_dict(self) -> dict[str, int | float]:
         return {"iterations": self.iterations, "forward_samples": self.forward_samples,
