@@ -247,3 +247,33 @@ def test_list_verbose_shows_dataset_parameters(capsys):
     block = out[out.index("  imagefolder"):]
     assert "image_size=224" in block.split("\n  faces")[0] and "seq_len=128" in out
     assert "optimizers:" in out and "adamw" in out
+
+
+def test_streamed_training_leaves_the_global_rng_alone(image_dir):
+    cfg = RunConfig().replace(dataset="imagefolder", data_dir=str(image_dir),
+                              dataset_params={"image_size": 12}, model="cnn2d", width=4, epochs=1,
+                              workers=0)
+    torch.manual_seed(123)
+    before = torch.get_rng_state()
+    Trainer(cfg).train().result()
+    assert torch.equal(before, torch.get_rng_state())
+
+
+@pytest.mark.parametrize("dataset, model, words", [
+    ("wikitext2", "mlp", "cannot model token sequences; use gpt-tiny"),
+    ("synthetic", "gpt-tiny", "reads token sequences"),
+])
+def test_token_models_and_token_data_go_together(tmp_path, capsys, dataset, model, words):
+    root = write_wikitext(tmp_path / "wiki", train_lines=40, test_lines=10)
+    data_dir = ["--data-dir", str(root)] if dataset == "wikitext2" else []
+    err = _one_line_error(capsys, ["train", "--dataset", dataset, *data_dir, "--model", model,
+                                   "--progress", "off", "--out", str(tmp_path / "run")])
+    assert words in err, err
+
+
+def test_resume_ignores_the_number_of_workers(tmp_path, image_dir):
+    args = ["train", "--dataset", "imagefolder", "--data-dir", str(image_dir), "--dataset-param",
+            "image_size=12", "--model", "cnn2d", "--width", "4", "--epochs", "2",
+            "--checkpoint-every", "1", "--progress", "off", "--out", str(tmp_path / "run")]
+    assert main([*args, "--workers", "2"]) == 0
+    assert main([*args, "--workers", "0", "--resume"]) == 0

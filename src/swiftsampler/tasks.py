@@ -34,7 +34,7 @@ from .augment import Mixed
 from .data.loader import Batch
 from .data.prepare import PreparedData
 from .errors import ConfigError
-from .models import create_model
+from .models import MODELS, create_model
 from .registry import Registry
 
 __all__ = ["TASKS", "Evaluation", "Task", "create_task", "token_cross_entropy"]
@@ -66,7 +66,9 @@ class Task:
     name: ClassVar[str] = "classification"
 
     def build_model(self, model: str, data: PreparedData, width: int | None) -> nn.Module:
-        """The network for ``data`` (``num_classes`` outputs for inputs of ``input_shape``)."""
+        """The network for ``data`` (``num_classes`` outputs for inputs of ``input_shape``); token
+        sequences need a token model and token models need token sequences."""
+        check_token_model(model, data)
         return create_model(model, data.num_classes, data.input_shape, width=width)
 
     def logits(self, outputs: Tensor) -> Tensor:
@@ -168,6 +170,9 @@ class VerificationTask(Task):
     def build_model(self, model: str, data: PreparedData, width: int | None) -> nn.Module:
         from .models.arcface import ArcFaceModel
 
+        check_token_model(model, data)
+        if self.embedding_dim < 2:
+            raise ConfigError(f"--task-param embedding_dim: must be >= 2, got {self.embedding_dim}")
         backbone = create_model(model, self.embedding_dim, data.input_shape, width=width)
         return ArcFaceModel(backbone, self.embedding_dim, data.num_classes, scale=self.scale,
                             margin=self.margin)
@@ -198,6 +203,16 @@ class VerificationTask(Task):
             "verification": {"accuracy": result.accuracy, "std": result.std, "folds": result.folds,
                              "thresholds": list(result.thresholds),
                              "pairs": int(pairs.shape[0])}})
+
+
+def check_token_model(model: str, data: PreparedData) -> None:
+    """ConfigError unless ``model`` reads tokens exactly when ``data`` is token sequences."""
+    reads_tokens = MODELS.get(model).meta.get("inputs") == "tokens"
+    if reads_tokens != (data.kind == "tokens"):
+        token_models = ", ".join(e.name for e in MODELS if e.meta.get("inputs") == "tokens")
+        raise ConfigError(
+            f"model {model!r} cannot model token sequences; use {token_models}" if not reads_tokens
+            else f"model {model!r} reads token sequences; dataset {data.name!r} has {data.kind} inputs")
 
 
 def create_task(name: str, params: dict[str, Any] | None = None) -> Task:

@@ -121,6 +121,8 @@ class StreamingLoader:
         self._loader = DataLoader(IndexedDataset(_Decoded(inputs)), batch_sampler=self._plan,
                                   num_workers=workers, pin_memory=device.type == "cuda",
                                   persistent_workers=persistent and workers > 0,
+                                  # its own generator: iterating never draws from the global RNG
+                                  generator=torch.Generator().manual_seed(0),
                                   multiprocessing_context=_worker_context() if workers else None)
 
     def __len__(self) -> int:

@@ -38,7 +38,7 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
 
 
 def config_difference(saved: dict[str, Any], current: dict[str, Any],
-                      ignore: tuple[str, ...] = ("checkpoint_every",)) -> str | None:
+                      ignore: tuple[str, ...] = ("checkpoint_every", "workers")) -> str | None:
     """The first setting that differs between two ``RunConfig.to_dict()`` s, as ``key: a != b``."""
     def flat(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
         out: dict[str, Any] = {}

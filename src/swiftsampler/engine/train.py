@@ -466,6 +466,8 @@ def _run_epochs(run: RunState, cfg: RunConfig, task: Task, loaders: Loaders,
                     stepper.step(pending.pop(batch_size), record=False)
             if len(pending) >= 2 and not meter.exhausted:  # flush the queue at the epoch's end
                 stepper.step(pending.pop(len(pending)), record=False)
+        if timed and run.stats.device.type == "cuda":
+            torch.cuda.synchronize(run.stats.device)  # count queued kernels in the elapsed time
         meter.stop_clock()
         _end_epoch(run, cfg, task, loaders, schedule, stepper, t_epoch, bar, checkpoint_path,
                    callbacks)
@@ -523,7 +525,8 @@ def usage_summary(stats: SampleStats) -> dict[str, float]:
 
 
 def _nan_to_none(value: float) -> float | None:
-    return None if math.isnan(value) else value
+    """JSON has no NaN or infinity: a score that is not finite is written as null."""
+    return value if math.isfinite(value) else None
 
 
 def _result(cfg: RunConfig, run: RunState, data: PreparedData, budget: Budget,

@@ -69,9 +69,10 @@ class BatchScores:
     """What the scoring forward pass of a candidate batch gives a batch-then-sample method.
 
     Attributes:
-        losses: (B,) per-sample cross-entropy losses.
-        logits: (B, C) outputs.
-        targets: (B,) labels.
+        losses: (B,) per-sample losses (the task's: cross-entropy, a sequence's mean token
+            cross-entropy, the ArcFace margin loss).
+        logits: (B, C) logits, or (B, T, C) for token sequences.
+        targets: (B,) labels, or (B, T) next tokens.
     """
 
     losses: Tensor
