@@ -104,9 +104,11 @@ def list_datasets() -> list[str]:
     return DATASETS.names()
 
 
-def _positive_int(name: str, value: Any, minimum: int = 1) -> None:
+def check_positive_int(name: str, value: Any, minimum: int = 1) -> int:
+    """``value`` if it is an integer >= ``minimum`` (not a bool), else :class:`ConfigError`."""
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
         raise ConfigError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    return value
 
 
 def _ratio(name: str, value: Any) -> None:
@@ -168,7 +170,7 @@ def mnist1d(*, num_samples: int = 25000,
     (2020). The arrays are cached as ``.npz`` under ``cache_dir`` (default ``$SWIFTSAMPLER_CACHE``
     or ``~/.cache/swiftsampler``); an unreadable cache file is regenerated.
     """
-    _positive_int("num_samples", num_samples, minimum=10)
+    check_positive_int("num_samples", num_samples, minimum=10)
     path = mnist1d_cache_path(num_samples, cache_dir)
     arrays = load_arrays(path, _MNIST1D_KEYS)
     if not _valid_mnist1d(arrays, num_samples):
@@ -228,10 +230,10 @@ def synthetic(*, num_samples: int = 2000, num_classes: int = 4, dim: int = 16,
     noise along the line between two means has unit variance, ``separation`` sets how hard the task
     is (``separation * sqrt(2)`` is the typical distance between two class means).
     """
-    _positive_int("num_classes", num_classes, minimum=2)
-    _positive_int("num_samples", num_samples, minimum=2 * num_classes)
-    _positive_int("dim", dim)
-    _positive_int("seed", seed, minimum=0)
+    check_positive_int("num_classes", num_classes, minimum=2)
+    check_positive_int("num_samples", num_samples, minimum=2 * num_classes)
+    check_positive_int("dim", dim)
+    check_positive_int("seed", seed, minimum=0)
     if isinstance(separation, bool) or not isinstance(separation, (int, float)) or not (
             math.isfinite(separation) and separation >= 0):
         raise ConfigError(f"separation must be a finite number >= 0, got {separation!r}")

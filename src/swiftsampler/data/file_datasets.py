@@ -19,7 +19,7 @@ from torch import Tensor
 
 from ..errors import ConfigError, DataError
 from .datasets import DATASETS, DIGIT_NAMES, DIGITS_ASYMMETRIC_MAP, ArrayDataset
-from .files import check_md5, read_cifar_batch, read_label_names, read_svhn_mat
+from .files import check_md5, data_root, layout_error, read_cifar_batch, read_label_names, read_svhn_mat
 
 #: Asymmetric noise on CIFAR-10, the convention of Patrini et al. (CVPR 2017): truck->automobile,
 #: bird->airplane, deer->horse, cat<->dog.
@@ -45,15 +45,11 @@ def _locate(dataset: str, layout: tuple[str, str], data_dir: str | os.PathLike[s
             subdir: str, files: tuple[str, ...]) -> Path:
     """The folder holding ``files``; a missing ``data_dir`` or file is a one-line :class:`DataError`."""
     pattern, what = layout
-    if data_dir is None:
-        raise DataError(f"{dataset} reads files: pass --data-dir DIR with {pattern} ({what})")
-    root = Path(data_dir).expanduser()
+    root = data_root(dataset, data_dir, f"{pattern} ({what})")
     folder = root / subdir
     missing = [name for name in files if not (folder / name).is_file()]
     if missing:
-        where = "" if root.is_dir() else f"; {root} is not a directory"
-        raise DataError(f"{dataset}: expected {pattern} under --data-dir {root} ({what}); "
-                        f"missing: {', '.join(missing)}{where}")
+        raise layout_error(dataset, pattern, root, f"missing: {', '.join(missing)}", what)
     return folder
 
 

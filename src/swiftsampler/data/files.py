@@ -28,6 +28,29 @@ def _one_line(value: object) -> str:
     return " ".join(str(value).split())
 
 
+def describe_exception(exc: BaseException) -> str:
+    """``Type: message`` on one line (the message's whitespace collapsed)."""
+    text = _one_line(exc)
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def data_root(dataset: str, data_dir: str | os.PathLike[str] | None, layout: str) -> Path:
+    """``--data-dir`` as a path; a missing one is a one-line :class:`DataError` naming ``layout``."""
+    if data_dir is None:
+        raise DataError(f"{dataset} reads files: pass --data-dir DIR with {layout}")
+    return Path(data_dir).expanduser()
+
+
+def layout_error(dataset: str, layout: str, root: Path, missing: str,
+                 what: str | None = None) -> DataError:
+    """The one-line error for a ``--data-dir`` that lacks part of ``layout`` (``missing`` says
+    which part; ``what`` names the format), with a hint when ``root`` is not a directory."""
+    named = f" ({what})" if what else ""
+    where = "" if root.is_dir() else f"; {root} is not a directory"
+    return DataError(f"{dataset}: expected {layout} under --data-dir {root}{named}; "
+                     f"{missing}{where}")
+
+
 def _describe(value: Any) -> str:
     if isinstance(value, np.ndarray):
         return f"a {value.dtype} array of shape {tuple(value.shape)}"
@@ -100,7 +123,7 @@ def load_pickle(path: str | os.PathLike[str]) -> Any:
             raise DataError(f"refusing to load {path}: it tries to build {exc}") from None
         except Exception as exc:  # any other failure of a restricted load means a damaged file
             raise DataError(f"{path} is truncated or corrupt "
-                            f"({type(exc).__name__}: {_one_line(exc)})") from None
+                            f"({describe_exception(exc)})") from None
 
 
 # ---------------------------------------------------------------------------------------------- MD5
@@ -194,7 +217,7 @@ def load_mat(path: str | os.PathLike[str], names: Sequence[str]) -> dict[str, np
         data = loadmat(path, variable_names=list(names))
     except Exception as exc:
         raise DataError(f"cannot read {path} as a MATLAB .mat file "
-                        f"({type(exc).__name__}: {_one_line(exc)})") from None
+                        f"({describe_exception(exc)})") from None
     missing = [n for n in names if n not in data]
     if missing:
         try:

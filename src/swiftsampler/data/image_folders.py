@@ -17,6 +17,7 @@ import torch
 
 from ..errors import ConfigError, DataError
 from .datasets import DATASETS, ArrayDataset
+from .files import data_root, layout_error
 from .images import ImageFiles, check_crop_fraction, check_image_size, list_image_folder
 
 _IMAGEFOLDER_LAYOUT = "DIR/train/<class>/*.jpg and DIR/val/<class>/*.jpg"
@@ -27,19 +28,11 @@ _FACES_LAYOUT = ("DIR/train/<identity>/*.jpg and a pairs file DIR/{pairs} ('path
 MIN_IMAGE_SIZE = 8
 
 
-def _root(dataset: str, data_dir: str | os.PathLike[str] | None, layout: str) -> Path:
-    if data_dir is None:
-        raise DataError(f"{dataset} reads files: pass --data-dir DIR with {layout}")
-    return Path(data_dir).expanduser()
-
-
 def _folder(dataset: str, root: Path, name: str, layout: str) -> Path:
     """``root/name`` if it is a directory, else a one-line :class:`DataError` naming ``layout``."""
     folder = root / name
     if not folder.is_dir():
-        where = "" if root.is_dir() else f"; {root} is not a directory"
-        raise DataError(f"{dataset}: expected {layout} under --data-dir {root}; missing folder "
-                        f"{folder}{where}")
+        raise layout_error(dataset, layout, root, f"missing folder {folder}")
     return folder
 
 
@@ -64,7 +57,7 @@ def imagefolder(*, data_dir: str | os.PathLike[str] | None = None, image_size: i
     """
     check_image_size(image_size, MIN_IMAGE_SIZE)
     crop_fraction = check_crop_fraction(crop_fraction)
-    root = _root("imagefolder", data_dir, _IMAGEFOLDER_LAYOUT)
+    root = data_root("imagefolder", data_dir, _IMAGEFOLDER_LAYOUT)
     train_dir = _folder("imagefolder", root, "train", _IMAGEFOLDER_LAYOUT)
     val_dir = _folder("imagefolder", root, "val", _IMAGEFOLDER_LAYOUT)
     train_paths, train_labels, class_names = list_image_folder(train_dir)
@@ -173,12 +166,11 @@ def faces(*, data_dir: str | os.PathLike[str] | None = None, image_size: int = 1
     if not isinstance(pairs, str) or not pairs.strip():
         raise ConfigError(f"pairs must be the name of a file under --data-dir, got {pairs!r}")
     layout = _FACES_LAYOUT.format(pairs=pairs)
-    root = _root("faces", data_dir, layout)
+    root = data_root("faces", data_dir, layout)
     train_dir = _folder("faces", root, "train", layout)
     pairs_path = root / pairs
     if not pairs_path.is_file():
-        raise DataError(f"faces: expected {layout} under --data-dir {root}; missing pairs file "
-                        f"{pairs_path}")
+        raise layout_error("faces", layout, root, f"missing pairs file {pairs_path}")
     train_paths, train_labels, identities = list_image_folder(train_dir)
     if len(identities) < 2:
         raise DataError(f"faces: {train_dir} holds {len(identities)} identity folder; need at least 2")

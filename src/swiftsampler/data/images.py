@@ -28,6 +28,8 @@ import torch
 from torch import Tensor
 
 from ..errors import ConfigError, DataError
+from .datasets import check_positive_int
+from .files import describe_exception
 from .lazy import LazyInputs
 
 #: Per-channel (R, G, B) mean and standard deviation of the ImageNet training set on the [0, 1] scale.
@@ -40,9 +42,7 @@ IMAGE_EXTENSIONS: tuple[str, ...] = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
 
 def check_image_size(value: Any, minimum: int = 1) -> int:
     """``value`` if it is an integer >= ``minimum`` (not a bool), else :class:`ConfigError`."""
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ConfigError(f"image_size must be an integer >= {minimum}, got {value!r}")
-    return value
+    return check_positive_int("image_size", value, minimum)
 
 
 def check_crop_fraction(value: Any) -> float:
@@ -62,11 +62,6 @@ def _channel_stats(name: str, value: Any, positive: bool) -> tuple[float, float,
         what = "positive numbers" if positive else "numbers"
         raise ConfigError(f"{name} must be three finite {what} (R, G, B), got {value!r}")
     return values  # type: ignore[return-value]
-
-
-def _one_line(exc: BaseException) -> str:
-    text = " ".join(str(exc).split())
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 class ImageFiles(LazyInputs):
@@ -123,7 +118,7 @@ class ImageFiles(LazyInputs):
             with Image.open(path) as image:
                 return image.convert("RGB")  # convert() decodes the whole file
         except Exception as exc:  # Pillow raises OSError, ValueError, SyntaxError, ... on bad files
-            raise DataError(f"cannot decode image {path}: {_one_line(exc)}") from None
+            raise DataError(f"cannot decode image {path}: {describe_exception(exc)}") from None
 
     def load(self, i: int) -> Tensor:
         """Decode image ``i`` (resize, center crop, scale to [0, 1], normalise; see the class)."""
@@ -180,7 +175,7 @@ def list_image_folder(root: str | os.PathLike[str], extensions: Sequence[str] = 
     try:
         return _scan(folder, endings)
     except OSError as exc:
-        raise DataError(f"cannot list image folder {folder}: {_one_line(exc)}") from None
+        raise DataError(f"cannot list image folder {folder}: {describe_exception(exc)}") from None
 
 
 def _scan(folder: Path, endings: tuple[str, ...]) -> tuple[list[str], list[int], tuple[str, ...]]:

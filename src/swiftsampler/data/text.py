@@ -23,7 +23,8 @@ from torch import Tensor
 
 from ..errors import ConfigError, DataError
 from ..registry import Registry
-from .datasets import DATASETS, ArrayDataset, _positive_int
+from .datasets import DATASETS, ArrayDataset, check_positive_int
+from .files import data_root, layout_error
 
 
 class Tokenizer(Protocol):
@@ -142,7 +143,7 @@ def sequences(tokens: Tensor, seq_len: int) -> tuple[Tensor, Tensor]:
     are int64 and do not share memory with each other. Fewer than ``T + 1`` tokens is a
     :class:`DataError`.
     """
-    _positive_int("seq_len", seq_len)
+    check_positive_int("seq_len", seq_len)
     if not isinstance(tokens, Tensor) or tokens.dim() != 1:
         raise DataError(f"tokens must be a 1-D tensor, got {type(tokens).__name__} "
                         f"{tuple(getattr(tokens, 'shape', ()))}")
@@ -169,9 +170,7 @@ _WIKITEXT2_LAYOUT = (
 def _locate_wikitext2(data_dir: str | os.PathLike[str] | None) -> Path:
     """The folder holding the three ``wiki.*.raw`` files: ``DIR`` itself or ``DIR/wikitext-2-raw``."""
     pattern, what = _WIKITEXT2_LAYOUT
-    if data_dir is None:
-        raise DataError(f"wikitext2 reads files: pass --data-dir DIR with {pattern} ({what})")
-    root = Path(data_dir).expanduser()
+    root = data_root("wikitext2", data_dir, f"{pattern} ({what})")
     candidates = [root, root / WIKITEXT2_SUBDIR]
     for folder in candidates:
         if all((folder / name).is_file() for name in WIKITEXT2_FILES):
@@ -181,9 +180,7 @@ def _locate_wikitext2(data_dir: str | os.PathLike[str] | None) -> Path:
     folder = candidates[int(present[1] > present[0])]
     prefix = "" if folder == root else f"{WIKITEXT2_SUBDIR}/"
     missing = [prefix + name for name in WIKITEXT2_FILES if not (folder / name).is_file()]
-    where = "" if root.is_dir() else f"; {root} is not a directory"
-    raise DataError(f"wikitext2: expected {pattern} under --data-dir {root} ({what}); "
-                    f"missing: {', '.join(missing)}{where}")
+    raise layout_error("wikitext2", pattern, root, f"missing: {', '.join(missing)}", what)
 
 
 def read_text(path: Path) -> str:
@@ -225,7 +222,7 @@ def wikitext2(*, data_dir: str | os.PathLike[str] | None = None, tokenizer: str 
     carves its validation sequences out of the training sequences. Reference: S. Merity et al.,
     "Pointer Sentinel Mixture Models", arXiv:1609.07843 (2016).
     """
-    _positive_int("seq_len", seq_len, minimum=2)
+    check_positive_int("seq_len", seq_len, minimum=2)
     _check_tokenizer(tokenizer)
     folder = _locate_wikitext2(data_dir)
     train_text = read_text(folder / "wiki.train.raw")
