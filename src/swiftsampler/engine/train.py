@@ -38,7 +38,6 @@ from ..augment import AugmentContext, Compose, Mixed, create_augmentation
 from ..budget import Budget, CostMeter
 from ..config import RunConfig
 from ..data import PreparedData, prepare_data
-from ..data.lazy import LazyInputs
 from ..data.loader import Batch, DeviceLoader, StreamingLoader, make_loader
 from ..errors import ConfigError, TrainingError
 from ..optimizers import build_optimizer
@@ -148,7 +147,7 @@ class Loaders:
 
 def _augment_context(data: PreparedData) -> AugmentContext:
     """The data kind and per-channel input range the augmentations need."""
-    if isinstance(data.train_x, LazyInputs):
+    if data.streamed:  # lazy inputs know their range without decoding everything
         return AugmentContext(data.kind, *data.train_x.value_range())
     return AugmentContext.from_inputs(data.kind, data.train_x)
 
