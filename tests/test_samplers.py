@@ -124,6 +124,15 @@ def test_csgd_probabilities_follow_the_formula():
                           s / s.sum(), atol=1e-6)
 
 
+@pytest.mark.parametrize("name", ["p-sgd", "c-sgd"])
+def test_active_bias_is_uniform_when_every_score_is_zero(name):
+    stats = crafted_stats([1.0, 1.0, 1.0, 1.0])  # every sample predicted with certainty: d = 0
+    sampler = create_sampler(name, 4, epsilon=0.0)
+    assert torch.equal(sampler.probabilities(stats), torch.full((4,), 0.25, dtype=torch.float64))
+    plan = sampler.plan_epoch(stats, gen(), EpochInfo(1, 0.5, 4))
+    assert sorted(plan.indices.tolist()) == [0, 1, 2, 3]
+
+
 def test_psgd_single_draw_frequencies_match_its_probabilities():
     stats = crafted_stats([0.95, 0.6, 0.3, 0.05])
     sampler = create_sampler("p-sgd", 4)
@@ -240,6 +249,24 @@ def test_rank_probabilities_hand_values_and_pressure_ratio():
     assert (big.max() / big.min()).item() == pytest.approx(100.0 ** (999 / 1000), rel=1e-6)
     unseen_first = rank_probabilities(torch.tensor([1.0, float("nan"), 3.0]), 10.0)
     assert unseen_first.argmax().item() == 1
+
+
+def test_online_batch_selection_ties_share_their_probability():
+    equal = rank_probabilities(torch.full((4,), 2.0), pressure=100.0)
+    assert torch.allclose(equal, torch.full((4,), 0.25, dtype=torch.float64))
+    # ranks 0, 1.5, 1.5, 3 (the two equal losses share ranks 1 and 2): w = 100^(-rank / 4)
+    p = rank_probabilities(torch.tensor([3.0, 2.0, 2.0, 0.0]), pressure=100.0)
+    w = torch.tensor([1.0, 100 ** -0.375, 100 ** -0.375, 100 ** -0.75], dtype=torch.float64)
+    assert torch.allclose(p, w / w.sum())
+
+
+def test_online_batch_selection_draws_every_class_alike_before_any_loss_is_seen():
+    n, classes = 10_000, 10  # a class-sorted dataset (image folders list classes in order)
+    label = torch.arange(n) // (n // classes)
+    plan = create_sampler("online-batch-selection", n).plan_epoch(
+        SampleStats(n), gen(3), EpochInfo(0, 0.0, n))
+    share = torch.bincount(label[plan.indices], minlength=classes) / n
+    assert share.min() > 0.08 and share.max() < 0.12  # binomial sd 0.003: uniform, not 50:1
 
 
 def test_online_batch_selection_rescoring_schedule():

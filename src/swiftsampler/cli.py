@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -27,7 +28,7 @@ from .config import (
     read_toml,
 )
 from .errors import ConfigError, SwiftSamplerError
-from .files import write_json
+from .files import check_output_dir, write_json
 
 EXIT_USER_ERROR = 2
 
@@ -137,7 +138,9 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     cfg = config_from_args(args)
     check_names(cfg)
-    out = Path(args.out) if args.out else _default_out(cfg)
+    out = check_output_dir(args.out if args.out else _default_out(cfg))
+    # A result from an earlier run in DIR must not look current if this one fails.
+    (out / "result.json").unlink(missing_ok=True)
     result = train(cfg, out_dir=out, resume=args.resume, progress=_show_progress(args.progress))
     path = write_json(out / "result.json", result)
     print(format_summary(result, path))
@@ -157,7 +160,7 @@ def cmd_search(args: argparse.Namespace) -> int:
         transform=args.transform, n_knots=args.n_knots, combine=args.combine, floor=args.floor,
         storage=args.storage, study_name=args.study_name,
     )
-    out = Path(args.out)
+    out = check_output_dir(args.out)
     runner = SwiftSearch(cfg, search, out)
     outcome = runner.run(resume=args.resume, progress=_show_progress(args.progress))
     plots = search_plots(runner, outcome) if args.plots else []
@@ -185,7 +188,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     grid = grid.replace(base=base, **axes)
     for _, _, cfg in grid.runs():
         check_names(cfg)
-    return _compare_and_report(grid, Path(args.out), args.jobs, _show_progress(args.progress),
+    return _compare_and_report(grid, check_output_dir(args.out), args.jobs, _show_progress(args.progress),
                                args.search_trials)
 
 
@@ -219,7 +222,10 @@ def _report_tables(report: Path) -> str:
 def cmd_report(args: argparse.Namespace) -> int:
     from .experiments.report import write_report
 
-    paths = write_report(Path(args.dir))
+    folder = Path(args.dir)
+    if not (folder / "results.db").is_file():
+        raise ConfigError(f"{folder} holds no results.db (made by `swiftsampler compare --out DIR`)")
+    paths = write_report(check_output_dir(folder, flag="DIR"))
     print(_report_tables(paths["markdown"]))
     for name, path in paths.items():
         print(f"  {name:<9} {path}")
@@ -231,7 +237,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     description, grid = PRESETS["demo"]
     print(f"swiftsampler demo: {description}, on MNIST-1D (generated, no download)")
-    return _compare_and_report(grid, Path(args.out), args.jobs, _show_progress(args.progress), 30)
+    return _compare_and_report(grid, check_output_dir(args.out), args.jobs,
+                               _show_progress(args.progress), 30)
 
 
 def cmd_list(args: argparse.Namespace) -> int:
@@ -249,19 +256,9 @@ def cmd_list(args: argparse.Namespace) -> int:
         for entry in registry:
             print(f"  {entry.name:<24} {entry.summary}")
             if args.verbose:
-                for line in _parameter_lines(entry.factory):
-                    print(f"  {'':<24}   {line}")
+                for param in registry.user_parameters(entry.name):
+                    print(f"  {'':<24}   {param.name}={param.default!r}")
     return 0
-
-
-def _parameter_lines(factory: Any) -> list[str]:
-    """``name=default`` of a factory's keyword-only parameters (what ``--*-param`` can set)."""
-    import inspect
-
-    params = [p for p in inspect.signature(factory).parameters.values()
-              if p.kind is inspect.Parameter.KEYWORD_ONLY
-              and p.name not in ("data_dir", "cache_dir", "num_samples", "width", "budget")]
-    return [f"{p.name}={p.default!r}" for p in params]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -392,6 +389,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"swiftsampler {args.command}: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # output piped into a reader that stopped (`| head`)
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
 
 
 if __name__ == "__main__":  # pragma: no cover

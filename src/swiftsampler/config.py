@@ -26,6 +26,10 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 
+#: Largest accepted peak learning rate: anything above is a typo (and overflows float32 updates).
+MAX_LR = 1000.0
+
+
 def opt(default: Any, help: str, **meta: Any) -> Any:
     """A dataclass field with a default and help text (``meta`` may hold ``metavar``, ``choices``)."""
     if isinstance(default, (dict, list)):
@@ -132,7 +136,8 @@ class OptimConfig:
     gamma: float = opt(0.1, "decay factor of the step schedule")
 
     def __post_init__(self) -> None:
-        _check(_finite(self.lr) and self.lr > 0, "lr", f"must be positive, got {self.lr!r}")
+        _check(_finite(self.lr) and 0 < self.lr <= MAX_LR, "lr",
+               f"must be in (0, {MAX_LR:g}], got {self.lr!r}")
         _check(_finite(self.momentum) and 0 <= self.momentum < 1, "momentum",
                f"must be in [0, 1), got {self.momentum!r}")
         _check(_finite(self.weight_decay) and self.weight_decay >= 0, "weight_decay",

@@ -3,6 +3,10 @@
 Every plugin family (datasets, models, samplers, LR schedules, ...) has one :class:`Registry`; code never
 dispatches on names with if/elif chains. Keyword arguments are checked against the registered callable's
 signature so that a typo in a parameter name is an error that names the valid parameters.
+
+A registry may name *internal* parameters: ones the library passes itself (a sampler's training-set
+size, a dataset's ``data_dir``, which has its own flag). :meth:`Registry.check_user_params` refuses them
+in user-given parameters, and :meth:`Registry.user_parameters` leaves them out of listings.
 """
 
 from __future__ import annotations
@@ -31,8 +35,10 @@ class Entry(Generic[T]):
 class Registry(Generic[T]):
     """Name -> factory lookup for one plugin family (``kind`` is used in error messages)."""
 
-    def __init__(self, kind: str) -> None:
+    def __init__(self, kind: str, *, internal: dict[str, str] | None = None) -> None:
+        """``internal`` maps each internal parameter to where its value comes from (for messages)."""
         self.kind = kind
+        self.internal: dict[str, str] = dict(internal or {})
         self._entries: dict[str, Entry[T]] = {}
 
     def register(self, name: str, **meta: Any) -> Callable[[Callable[..., T]], Callable[..., T]]:
@@ -66,6 +72,28 @@ class Registry(Generic[T]):
             raise ConfigError(
                 f"unknown {self.kind} {name!r}{hint}; choose from: {', '.join(self.names())}"
             ) from None
+
+    def user_parameters(self, name: str) -> list[inspect.Parameter]:
+        """The keyword-only parameters of ``name`` a user may set (internal ones left out)."""
+        params = inspect.signature(self.get(name).factory).parameters.values()
+        return [p for p in params
+                if p.kind is inspect.Parameter.KEYWORD_ONLY and p.name not in self.internal]
+
+    def check_user_params(self, name: str, params: dict[str, Any]) -> None:
+        """Refuse internal and unknown names in user-given ``params`` with one line."""
+        what = f"{self.kind} {name!r}"
+        valid = ", ".join(p.name for p in self.user_parameters(name)) or "none"
+        for key in params:
+            if key in self.internal:
+                raise ConfigError(f"{what}: {key!r} is not settable (it is {self.internal[key]}); "
+                                  f"its parameters: {valid}")
+        factory = self.get(name).factory
+        if any(p.kind is inspect.Parameter.VAR_KEYWORD
+               for p in inspect.signature(factory).parameters.values()):
+            return
+        unknown = sorted(set(params) - {p.name for p in self.user_parameters(name)})
+        if unknown:
+            raise ConfigError(f"{what} has no parameter {unknown[0]!r}; its parameters: {valid}")
 
     def create(self, name: str, /, *args: Any, **kwargs: Any) -> T:
         """Build ``name`` with ``kwargs`` checked against the factory's signature."""

@@ -9,13 +9,14 @@ so concurrent runs and interrupted writes never leave a half-written file under 
 from __future__ import annotations
 
 import os
-import uuid
 import warnings
 import zipfile
 from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
+
+from ..files import write_atomic
 
 ENV_VAR = "SWIFTSAMPLER_CACHE"
 
@@ -44,27 +45,10 @@ def save_arrays(path: Path, arrays: Mapping[str, np.ndarray]) -> bool:
 
     Caching is an optimisation: failing to write (read-only or full disk) only warns.
     """
-    tmp_name: str | None = None
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp_name = str(path.parent / f".{path.name}.{os.getpid()}.{uuid.uuid4().hex}.tmp")
-        # O_EXCL on a fresh name; mode 0o666 lets the umask decide (mkstemp would force 0600).
-        fd = os.open(tmp_name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0),
-                     0o666)
-        with os.fdopen(fd, "wb") as fh:
-            np.savez(fh, **arrays)  # type: ignore[arg-type]  # (stubs: **kw vs allow_pickle)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp_name, path)
-        tmp_name = None
+        write_atomic(path, lambda fh: np.savez(fh, **arrays))  # type: ignore[arg-type]
         return True
     except OSError as exc:
         warnings.warn(f"could not write dataset cache {str(path)!r}: {exc}", RuntimeWarning,
                       stacklevel=2)
         return False
-    finally:
-        if tmp_name is not None:
-            try:
-                os.unlink(tmp_name)
-            except OSError:
-                pass

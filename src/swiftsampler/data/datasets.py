@@ -91,7 +91,9 @@ class ArrayDataset:
         return tuple(self.train_x.shape[1:])
 
 
-DATASETS: Registry[ArrayDataset] = Registry("dataset")
+DATASETS: Registry[ArrayDataset] = Registry("dataset", internal={
+    "data_dir": "set by --data-dir", "num_samples": "set by --num-samples",
+    "cache_dir": "set by $SWIFTSAMPLER_CACHE"})
 
 
 def create_dataset(name: str, **kwargs: Any) -> ArrayDataset:

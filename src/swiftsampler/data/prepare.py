@@ -85,6 +85,7 @@ def prepare_data(cfg: DataConfig, seed: int, *,
         raise ConfigError(f"seed must be a non-negative integer, got {seed!r}")
     entry = DATASETS.get(cfg.dataset)
     task = str(entry.meta.get("task", "classification"))
+    DATASETS.check_user_params(cfg.dataset, cfg.dataset_params)
     kwargs: dict[str, object] = {"num_samples": cfg.num_samples, **cfg.dataset_params}
     accepted = inspect.signature(entry.factory).parameters
     if "cache_dir" in accepted:

@@ -1,4 +1,9 @@
-"""Checkpoints: everything needed to resume a run exactly, written atomically."""
+"""Checkpoints: everything needed to resume a run exactly, written atomically, read safely.
+
+A checkpoint holds only tensors and plain containers (dicts, lists, numbers, strings), so it is read
+with ``torch.load(weights_only=True)``: a crafted file cannot run code; a pickle that names any other
+global is refused before anything is called.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +13,7 @@ from typing import Any
 
 import torch
 
+from ..data.files import describe_exception
 from ..errors import ConfigError
 from ..files import write_atomic
 
@@ -22,18 +28,29 @@ def save_checkpoint(path: str | Path, state: dict[str, Any]) -> Path:
     return write_atomic(path, lambda fh: fh.write(buffer.getvalue()))
 
 
-def load_checkpoint(path: str | Path) -> dict[str, Any]:
-    """Load a checkpoint written by :func:`save_checkpoint`; problems are one-line ConfigErrors."""
+def load_checkpoint(path: str | Path, *, what: str = "--resume",
+                    required: tuple[str, ...] = ("config", "state")) -> dict[str, Any]:
+    """Load a checkpoint written by :func:`save_checkpoint`; problems are one-line ConfigErrors.
+
+    Args:
+        path: the file.
+        what: how messages name the file's origin (the flag or the file's role).
+        required: top-level entries that must be present and be tables (dicts).
+    """
     path = Path(path)
     if not path.is_file():
-        raise ConfigError(f"--resume: no checkpoint at {str(path)!r} (was --checkpoint-every set?)")
+        raise ConfigError(f"{what}: no checkpoint at {str(path)!r} (was --checkpoint-every set?)")
     try:
-        state = torch.load(path, map_location="cpu", weights_only=False)
-    except Exception as exc:  # torch raises many types for corrupt files
-        raise ConfigError(f"--resume: checkpoint {str(path)!r} is unreadable: {exc}") from None
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch raises many types for corrupt or unsafe files
+        raise ConfigError(f"{what}: checkpoint {str(path)!r} is unreadable or unsafe "
+                          f"({describe_exception(exc)[:300]})") from None
     if not isinstance(state, dict) or state.get("version") != CHECKPOINT_VERSION:
-        raise ConfigError(f"--resume: {str(path)!r} is not a swiftsampler checkpoint "
+        raise ConfigError(f"{what}: {str(path)!r} is not a swiftsampler checkpoint "
                           f"(version {CHECKPOINT_VERSION})")
+    for key in required:
+        if not isinstance(state.get(key), dict):
+            raise ConfigError(f"{what}: checkpoint {str(path)!r} has no {key!r} table")
     return state
 
 

@@ -38,6 +38,7 @@ from ..augment import AugmentContext, Compose, Mixed, create_augmentation
 from ..budget import Budget, CostMeter
 from ..config import RunConfig
 from ..data import PreparedData, prepare_data
+from ..data.files import describe_exception
 from ..data.loader import Batch, DeviceLoader, StreamingLoader, make_loader
 from ..errors import ConfigError, TrainingError
 from ..optimizers import build_optimizer
@@ -47,6 +48,7 @@ from ..seeding import derive_seed, make_generator
 from ..stats import SampleStats
 from ..tasks import Evaluation, Task, create_task
 from .checkpoint import CHECKPOINT_NAME, config_difference, load_checkpoint, save_checkpoint
+from .memory import build_if_it_fits
 
 EpochCallback = Callable[[dict[str, Any]], None]
 
@@ -184,11 +186,8 @@ class Trainer:
         self.budget = Budget(cfg.budget.budget, cfg.budget.epochs, n_train, cfg.budget.budget_unit,
                              cfg.budget.time_budget)
         if sampler is None:
-            params = dict(cfg.sampler.sampler_params)
-            if cfg.sampler.sampler_card is not None:
-                params["card"] = cfg.sampler.sampler_card
             sampler = create_sampler(cfg.sampler.sampler, n_train, budget=cfg.budget.budget,
-                                     **params)
+                                     card=cfg.sampler.sampler_card, **cfg.sampler.sampler_params)
         self.task = create_task(self.data.task, cfg.model.task_params)
         self.loaders = Loaders.build(self.data, device, cfg.data.workers)
         self.augment = create_augmentation(cfg.augment.augment, _augment_context(self.data),
@@ -198,7 +197,9 @@ class Trainer:
         self._cuda = [device] if device.type == "cuda" else []
         with torch.random.fork_rng(devices=self._cuda):
             torch.manual_seed(derive_seed(cfg.seed, "torch"))
-            model = self.task.build_model(cfg.model.model, self.data, cfg.model.width).to(device)
+            model = build_if_it_fits(
+                lambda: self.task.build_model(cfg.model.model, self.data, cfg.model.width), device,
+                f"--model {cfg.model.model} --width {cfg.model.width or 'default'}")
             self.state = RunState(
                 model=model, optimizer=build_optimizer(model, cfg.optim), sampler=sampler,
                 stats=SampleStats(n_train, device), meter=CostMeter(self.budget),
@@ -226,7 +227,11 @@ class Trainer:
         diff = config_difference(saved["config"], self.cfg.to_dict())
         if diff is not None:
             raise ConfigError(f"--resume: the checkpoint was made with another config ({diff})")
-        self.load_state_dict(saved["state"])
+        try:
+            self.load_state_dict(saved["state"])
+        except (KeyError, TypeError, ValueError, RuntimeError, AttributeError, IndexError) as exc:
+            raise ConfigError(f"--resume: checkpoint {str(path)!r} does not fit this run "
+                              f"({describe_exception(exc)[:300]})") from None
 
     def state_dict(self) -> dict[str, Any]:
         return self.state.state_dict(self._rng)

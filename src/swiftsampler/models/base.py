@@ -23,7 +23,7 @@ from torch import nn
 from ..errors import ConfigError
 from ..registry import Registry
 
-MODELS: Registry[nn.Module] = Registry[nn.Module]("model")
+MODELS: Registry[nn.Module] = Registry[nn.Module]("model", internal={"width": "set by --width"})
 
 INPUT_KINDS: dict[str, tuple[int | None, str]] = {
     # kind -> (number of dimensions per sample, or None for any number; layout shown in errors)

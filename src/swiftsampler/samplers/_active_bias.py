@@ -38,11 +38,14 @@ class _ActiveBiasSampler(Sampler):
         raise NotImplementedError
 
     def probabilities(self, stats: SampleStats) -> Tensor:
-        """``P_i = (s_i + eps) / sum_j (s_j + eps)``; ``eps = mean(s)`` unless ``epsilon`` is set."""
+        """``P_i = (s_i + eps) / sum_j (s_j + eps)``; ``eps = mean(s)`` unless ``epsilon`` is set.
+        When every ``s_i + eps`` is 0 (every sample predicted with certainty) the draw is uniform."""
         s = self.scores(stats)
         eps = s.mean() if self.epsilon is None else torch.tensor(self.epsilon, dtype=s.dtype)
         w = s + eps
-        return w / w.sum()
+        total = w.sum()
+        return torch.where(total > 0, w / total.clamp_min(torch.finfo(w.dtype).tiny),
+                           torch.full_like(w, 1.0 / w.numel()))
 
     def plan_epoch(self, stats: SampleStats, generator: torch.Generator,
                    info: EpochInfo) -> EpochPlan:

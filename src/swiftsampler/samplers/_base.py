@@ -157,23 +157,32 @@ class BatchSelector(Sampler):
                                         device=generator.device))
 
 
-SAMPLERS: Registry[Sampler] = Registry("sampler")
+SAMPLERS: Registry[Sampler] = Registry("sampler", internal={
+    "num_samples": "the training-set size", "budget": "set by --budget",
+    "card": "set by --sampler-card"})
 
 
-def create_sampler(name: str, num_samples: int, *, budget: float = 1.0, **params: Any) -> Sampler:
+def create_sampler(name: str, num_samples: int, *, budget: float = 1.0, card: str | None = None,
+                   **params: Any) -> Sampler:
     """Build the sampler registered as ``name`` for a training set of ``num_samples`` samples.
 
-    ``budget`` (the run's budget fraction) is passed to samplers whose defaults depend on it.
-    Unknown names and parameters raise :class:`~swiftsampler.errors.ConfigError`; out-of-range
-    values raise it too, with the parameter's name.
+    ``params`` are the user's (``--sampler-param``); ``budget`` (the run's budget fraction) is passed
+    to samplers whose defaults depend on it, ``card`` (``--sampler-card``) to the swift sampler.
+    Unknown names and parameters raise :class:`~swiftsampler.errors.ConfigError`, and so do the
+    internal ones given as user parameters and out-of-range values, with the parameter's name.
     """
     import inspect
 
     from ..errors import ConfigError
 
-    entry = SAMPLERS.get(name)
-    if "budget" in inspect.signature(entry.factory).parameters:
+    SAMPLERS.check_user_params(name, params)
+    accepted = inspect.signature(SAMPLERS.get(name).factory).parameters
+    if "budget" in accepted:
         params = {**params, "budget": budget}
+    if card is not None:
+        if "card" not in accepted:
+            raise ConfigError(f"--sampler-card: sampler {name!r} does not take a card")
+        params = {**params, "card": card}
     try:
         return SAMPLERS.create(name, num_samples, **params)
     except ConfigError:

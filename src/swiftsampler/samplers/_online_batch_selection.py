@@ -13,14 +13,26 @@ from ._checks import check_int, check_range
 from ._draw import draw_with_replacement
 
 
+def descending_mid_ranks(values: Tensor) -> Tensor:
+    """0-based ranks from the largest value, tied values sharing the mean of their ranks::
+
+        rank_i = #{j: v_j > v_i} + (#{j: v_j == v_i} - 1) / 2
+
+    so four equal values all get rank 1.5 and the order of the dataset never breaks a tie.
+    (N,) float64"""
+    ordered = values.sort().values
+    below = torch.searchsorted(ordered, values, right=False)  # #{j: v_j < v_i}
+    up_to = torch.searchsorted(ordered, values, right=True)  # #{j: v_j <= v_i}
+    return ((values.numel() - up_to) + 0.5 * (up_to - below - 1)).to(torch.float64)
+
+
 def rank_probabilities(losses: Tensor, pressure: float) -> Tensor:
     """``P_i ∝ exp(-log(s) rank_i / N)`` with rank 0 for the largest loss, so the top-ranked sample is
-    ``s`` times more likely than the last one. NaN losses (unseen) rank first. (N,) float64."""
-    n = losses.numel()
-    order = losses.to(torch.float64).nan_to_num(torch.inf).argsort(descending=True, stable=True)
-    ranks = torch.empty(n, dtype=torch.float64, device=losses.device)
-    ranks[order] = torch.arange(n, dtype=torch.float64, device=losses.device)
-    w = torch.exp(-math.log(pressure) * ranks / n)
+    ``s`` times more likely than the last one (Loshchilov & Hutter 2015). Ties share the mean of their
+    ranks (:func:`descending_mid_ranks`); NaN losses (unseen samples) rank first, together, so an
+    epoch before any loss is known is uniform. (N,) float64."""
+    ranks = descending_mid_ranks(losses.to(torch.float64).nan_to_num(torch.inf))
+    w = torch.exp(-math.log(pressure) * ranks / losses.numel())
     return w / w.sum()
 
 

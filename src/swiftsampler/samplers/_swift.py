@@ -61,7 +61,7 @@ class SwiftSampler(Sampler):
         self.family = self.card.family_obj()
         self.theta = torch.tensor(self.card.params, dtype=torch.float64)
         if warmup is None:
-            warmup = self.card.provenance.get("search", {}).get("init_fraction", DEFAULT_WARMUP)
+            warmup = self.card.init_fraction if self.card.init_fraction is not None else DEFAULT_WARMUP
         self.warmup = check_range("warmup", warmup, 0.0, 1.0, high_open=True)
         if refresh not in REFRESH:
             raise ValueError(f"refresh must be one of {', '.join(REFRESH)}, got {refresh!r}")

@@ -46,6 +46,38 @@ __all__ = ["CARD_SCHEMA", "SamplerCard", "load_card", "transformed_features"]
 CARD_SCHEMA = "swiftsampler.sampler-card/1"
 
 
+_NUMBER = (int, float)
+
+#: Types of the provenance entries this code reads or writes; ``None`` is accepted for each (not
+#: recorded) and other entries are kept as they are.
+PROVENANCE_TYPES: dict[str, type | tuple[type, ...]] = {
+    "dataset": str, "model": str, "noise": _NUMBER, "noise_type": str, "budget": _NUMBER,
+    "epochs": int, "seed": int, "objective": str, "value": _NUMBER, "uniform_value": _NUMBER,
+    "trials": int, "best_trial": int, "search": dict, "cost": dict, "created": str,
+    "swiftsampler": str,
+}
+
+#: Types of the search settings recorded in ``provenance["search"]``.
+SEARCH_TYPES: dict[str, type | tuple[type, ...]] = {
+    "n_trials": int, "search_algo": str, "inner_epochs": _NUMBER, "inner_schedule": str,
+    "init_fraction": _NUMBER, "features": list, "transform": str, "n_knots": int, "combine": str,
+    "floor": _NUMBER, "study_name": str, "startup_trials": int,
+}
+
+
+def _check_types(entries: Mapping[str, Any], types: dict[str, type | tuple[type, ...]],
+                 where: str) -> None:
+    """Every known entry of ``entries`` is ``None`` or of its type (a bool is neither)."""
+    names = {str: "a string", int: "an integer", dict: "a table", list: "a list"}
+    for key, expected in types.items():
+        value = entries.get(key)
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, expected):
+            wanted = "a number" if expected == _NUMBER else names[expected]  # type: ignore[index]
+            raise ConfigError(f"{where}.{key} must be {wanted}, got {value!r}")
+
+
 def transformed_features(stats: SampleStats, features: Sequence[str], transform: str) -> Tensor:
     """Features of every sample mapped to [0, 1]: ``(N, K)`` float64, unseen samples at 0.5.
 
@@ -97,7 +129,19 @@ class SamplerCard:
         object.__setattr__(self, "params", [float(v) for v in self.params])
         if not isinstance(self.provenance, Mapping):
             raise ConfigError(f"card provenance must be a mapping, got {type(self.provenance).__name__}")
+        _check_types(self.provenance, PROVENANCE_TYPES, "card provenance")
+        _check_types(self.provenance.get("search") or {}, SEARCH_TYPES, "card provenance.search")
+        init_fraction = (self.provenance.get("search") or {}).get("init_fraction")
+        if init_fraction is not None and not 0 < init_fraction < 1:
+            raise ConfigError(f"card provenance.search.init_fraction must be in (0, 1), "
+                              f"got {init_fraction!r}")
         object.__setattr__(self, "provenance", dict(self.provenance))
+
+    @property
+    def init_fraction(self) -> float | None:
+        """The budget fraction of the search's shared initialisation (None if not recorded)."""
+        value = (self.provenance.get("search") or {}).get("init_fraction")
+        return None if value is None else float(value)
 
     @classmethod
     def create(cls, family: SamplerFamily, params: Sequence[float] | Tensor, *, transform: str = "cgf",
