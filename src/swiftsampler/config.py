@@ -194,8 +194,9 @@ class SamplerConfig:
 
     def __post_init__(self) -> None:
         _check(bool(self.sampler), "sampler", "must not be empty")
-        _check("budget" not in self.sampler_params, "sampler_params",
-               "'budget' is set by --budget, not as a sampler parameter")
+        for key, owner in (("budget", "--budget"), ("card", "--sampler-card")):
+            _check(key not in self.sampler_params, "sampler_params",
+                   f"{key!r} is set by {owner}, not as a sampler parameter")
         _check(self.sampler_card is None or self.sampler == "swift", "sampler_card",
                f"is only for --sampler swift, not {self.sampler!r}")
 

@@ -162,7 +162,7 @@ SAMPLERS: Registry[Sampler] = Registry("sampler", internal={
     "card": "set by --sampler-card"})
 
 
-def create_sampler(name: str, num_samples: int, *, budget: float = 1.0, card: str | None = None,
+def create_sampler(name: str, num_samples: int, /, *, budget: float = 1.0, card: str | None = None,
                    **params: Any) -> Sampler:
     """Build the sampler registered as ``name`` for a training set of ``num_samples`` samples.
 

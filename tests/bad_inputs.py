@@ -1,0 +1,298 @@
+"""The catalogue of bad inputs: every row is a command line a user might type (or a file they might hand
+us), and the one line it must get on stderr, with exit status 2 and no traceback.
+
+``tests/test_bad_inputs.py`` runs every row; ``docs/errors.md`` is written from the same rows by::
+
+    .venv/bin/python -m tests.bad_inputs docs/errors.md
+
+A row's ``setup`` builds the files it needs under a fresh directory (``{tmp}`` in the arguments).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import pickle
+import re
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+TINY = ("--dataset", "synthetic", "--model", "mlp", "--width", "16", "--epochs", "2",
+        "--progress", "off")
+
+
+@dataclass(frozen=True)
+class Case:
+    """One bad input: ``argv`` (after ``swiftsampler``), the words its message must hold."""
+
+    what: str
+    argv: tuple[str, ...]
+    expect: str
+    setup: Callable[[Path], None] | None = None
+
+    @property
+    def command(self) -> str:
+        return self.argv[0]
+
+
+class _Marker:
+    """Unpickled by an unsafe reader, it runs a shell command that creates ``{tmp}/marker``."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = str(path)
+
+    def __reduce__(self) -> tuple[object, tuple[str]]:
+        return (os.system, (f"touch {self.path}",))
+
+
+def _file(name: str, content: str | bytes = "x") -> Callable[[Path], None]:
+    def make(tmp: Path) -> None:
+        path = tmp / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        (path.write_bytes if isinstance(content, bytes) else path.write_text)(content)  # type: ignore[operator]
+    return make
+
+
+def _marker_checkpoint(name: str) -> Callable[[Path], None]:
+    def make(tmp: Path) -> None:
+        path = tmp / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "wb") as fh:
+            pickle.dump({"version": 1, "config": {}, "state": {"x": _Marker(tmp / "marker")}}, fh)
+    return make
+
+
+def _checkpoint_without(part: str) -> Callable[[Path], None]:
+    def make(tmp: Path) -> None:
+        from swiftsampler.cli import main
+
+        with contextlib.redirect_stderr(io.StringIO()), contextlib.redirect_stdout(io.StringIO()):
+            main(["train", *TINY, "--checkpoint-every", "1", "--out", str(tmp / "run")])
+        from swiftsampler.engine.checkpoint import load_checkpoint, save_checkpoint
+
+        saved = load_checkpoint(tmp / "run" / "checkpoint.pt")
+        del saved["state"][part]
+        save_checkpoint(tmp / "run" / "checkpoint.pt", {k: v for k, v in saved.items()
+                                                        if k != "version"})
+    return make
+
+
+def _card(provenance: dict[str, object] | None = None, params: list[float] | None = None
+          ) -> Callable[[Path], None]:
+    def make(tmp: Path) -> None:
+        import json
+
+        card = {"schema": "swiftsampler.sampler-card/1", "features": ["loss"], "transform": "cdf",
+                "family": {"features": ["loss"], "n_knots": 2, "combine": "product", "low": 0.0,
+                           "high": 1.0, "floor": 0.0},
+                "params": [1.0, 0.5] if params is None else params,
+                "provenance": provenance or {}}
+        (tmp / "card.json").write_text(json.dumps(card))
+    return make
+
+
+def _train(*args: str) -> tuple[str, ...]:
+    return ("train", *TINY, "--out", "{tmp}/run", *args)
+
+
+CASES: list[Case] = [
+    # ------------------------------------------------------------------ names
+    Case("unknown dataset (close to a known one)", ("train", "--dataset", "mnist1", "--out", "{tmp}/r"),
+         "unknown dataset 'mnist1' (did you mean 'mnist1d'?)"),
+    Case("unknown model", _train("--model", "resnet19"), "unknown model 'resnet19'"),
+    Case("unknown sampler", _train("--sampler", "p_sgd"), "unknown sampler 'p_sgd'"),
+    Case("unknown augmentation", _train("--augment", "mixupp"), "unknown augmentation 'mixupp'"),
+    Case("unknown optimiser", _train("--optimizer", "adam"), "unknown optimizer 'adam'"),
+    Case("unknown LR schedule", _train("--schedule", "exp"), "unknown LR schedule 'exp'"),
+    Case("unknown device", _train("--device", "tpu"), "--device: unknown device 'tpu'"),
+    Case("unknown subcommand", ("trian",), "invalid choice: 'trian'"),
+    Case("unknown flag", _train("--budgett", "0.3"), "unrecognized arguments: --budgett"),
+    # ------------------------------------------------------------------ numbers
+    Case("budget of zero", _train("--budget", "0"), "--budget: must be in (0, 1], got 0.0"),
+    Case("budget above 1", _train("--budget", "1.5"), "--budget: must be in (0, 1], got 1.5"),
+    Case("budget NaN", _train("--budget", "nan"), "--budget: must be in (0, 1], got nan"),
+    Case("budget not a number", _train("--budget", "half"), "--budget: expected float, got 'half'"),
+    Case("learning rate of zero", _train("--lr", "0"), "--lr: must be in (0, 1000], got 0.0"),
+    Case("learning rate 1e300", _train("--lr", "1e300"), "--lr: must be in (0, 1000], got 1e+300"),
+    Case("learning rate that diverges", _train("--lr", "900"),
+         "the training loss became nan in epoch 1; try a smaller --lr"),
+    Case("zero epochs", _train("--epochs", "0"), "--epochs: must be a positive integer, got 0"),
+    Case("fractional epochs", _train("--epochs", "2.5"), "--epochs: expected int, got '2.5'"),
+    Case("zero batch size", _train("--batch-size", "0"), "--batch-size: must be a positive integer"),
+    Case("noise rate of 1", _train("--noise", "1"), "--noise: must be in [0, 1), got 1.0"),
+    Case("negative noise rate", _train("--noise", "-0.1"), "--noise: must be in [0, 1), got -0.1"),
+    Case("unknown noise type", _train("--noise-type", "pairwise"),
+         "--noise-type: must be symmetric or asymmetric"),
+    Case("validation ratio of 1", _train("--val-ratio", "1"), "--val-ratio: must be in [0, 1)"),
+    Case("momentum of 1", _train("--momentum", "1"), "--momentum: must be in [0, 1)"),
+    Case("negative weight decay", _train("--weight-decay", "-1"), "--weight-decay: must be >= 0"),
+    Case("warm-up of the whole budget", _train("--warmup", "1"), "--warmup: must be in [0, 1)"),
+    Case("step milestone outside (0, 1)", _train("--milestones", "0.5,2"),
+         "--milestones: must lie in (0, 1)"),
+    Case("decay factor of zero", _train("--gamma", "0"), "--gamma: must be in (0, 1]"),
+    Case("negative seed", _train("--seed", "-1"), "--seed: must be a non-negative integer"),
+    Case("width of zero", _train("--width", "0"), "--width: must be a positive integer"),
+    Case("width too big for memory", _train("--width", "100000000"),
+         "--model mlp --width 100000000: the model has"),
+    Case("negative shots", _train("--shots", "-1"), "--shots: must be a non-negative integer"),
+    Case("negative workers", _train("--workers", "-1"), "--workers: must be a non-negative integer"),
+    Case("time budget of zero", _train("--time-budget", "0"), "--time-budget: must be a positive"),
+    Case("unknown budget unit", _train("--budget-unit", "flops"), "--budget-unit: must be backward"),
+    Case("negative checkpoint interval", _train("--checkpoint-every", "-1"),
+         "--checkpoint-every: must be a non-negative integer"),
+    # ------------------------------------------------------------------ plugin parameters
+    Case("internal sampler parameter", _train("--sampler-param", "num_samples=5"),
+         "sampler 'uniform': 'num_samples' is not settable (it is the training-set size)"),
+    Case("unknown sampler parameter", _train("--sampler", "p-sgd", "--sampler-param", "bogus=1"),
+         "sampler 'p-sgd' has no parameter 'bogus'; its parameters: epsilon, warmup_epochs"),
+    Case("sampler parameter out of range",
+         _train("--sampler", "selective-backprop", "--sampler-param", "beta=-1"),
+         "sampler 'selective-backprop': beta must be in [0, 1e+06], got -1"),
+    Case("sampler parameter without a value", _train("--sampler-param", "beta"),
+         "expected KEY=VALUE, got 'beta'"),
+    Case("sampler option that is not settable (budget)", _train("--sampler-param", "budget=0.5"),
+         "'budget' is set by --budget"),
+    Case("augmentation parameter out of range",
+         _train("--augment", "mixup", "--augment-param", "mixup.alpha=-1"), "alpha"),
+    Case("the same augmentation twice", _train("--augment", "mixup,mixup"),
+         "--augment: each augmentation at most once"),
+    Case("unknown dataset parameter", _train("--dataset-param", "bogus=1"),
+         "dataset 'synthetic' has no parameter 'bogus'"),
+    Case("dataset path given as a dataset parameter", _train("--dataset-param", "data_dir=/x"),
+         "data_dir and num_samples have their own flags"),
+    Case("--data-dir for a generated dataset", _train("--data-dir", "{tmp}"),
+         "--data-dir: dataset 'synthetic' does not read files"),
+    Case("token model on non-token data", _train("--model", "gpt-tiny"), "gpt-tiny"),
+    # ------------------------------------------------------------------ files
+    Case("file dataset without --data-dir", ("train", "--dataset", "cifar10", "--out", "{tmp}/r"),
+         "cifar10 reads files: pass --data-dir DIR"),
+    Case("file dataset with a missing --data-dir",
+         ("train", "--dataset", "cifar10", "--data-dir", "{tmp}/nowhere", "--out", "{tmp}/r"),
+         "is not a directory"),
+    Case("config file that does not exist", _train("--config", "{tmp}/none.toml"),
+         "config file '{tmp}/none.toml' does not exist"),
+    Case("config file that is not TOML", _train("--config", "{tmp}/bad.toml"), "is not valid TOML",
+         _file("bad.toml", "lr = = 1")),
+    Case("config file with an unknown setting", _train("--config", "{tmp}/c.toml"),
+         "unknown setting 'learning_rate'", _file("c.toml", "learning_rate = 0.1\n")),
+    Case("config file with a value of the wrong type", _train("--config", "{tmp}/c.toml"),
+         "--lr: expected float, got 'fast'", _file("c.toml", '[optim]\nlr = "fast"\n')),
+    Case("--resume without a checkpoint", _train("--resume"), "--resume: no checkpoint at"),
+    Case("--resume with a checkpoint that would run code", _train("--resume"),
+         "unreadable or unsafe", _marker_checkpoint("run/checkpoint.pt")),
+    Case("--resume with a corrupt checkpoint", _train("--resume"), "unreadable or unsafe",
+         _file("run/checkpoint.pt", b"\x80\x02garbage")),
+    Case("--resume with a checkpoint that lacks the model", _train("--resume"),
+         "does not fit this run (KeyError: 'model')", _checkpoint_without("model")),
+    Case("--resume with another config", _train("--resume", "--budget", "0.5"),
+         "the checkpoint was made with another config (budget.budget: 1.0 != 0.5)",
+         _checkpoint_without("history")),
+    Case("--out that is a file", ("train", *TINY, "--out", "{tmp}/f"), "--out: {tmp}/f is a file",
+         _file("f")),
+    Case("--out under a file", ("train", *TINY, "--out", "{tmp}/f/run"),
+         "--out: {tmp}/f/run lies under {tmp}/f, which is a file", _file("f")),
+    Case("--sampler-card with another sampler", _train("--sampler-card", "{tmp}/card.json"),
+         "--sampler-card: is only for --sampler swift", _card()),
+    Case("sampler card that does not exist", _train("--sampler", "swift", "--sampler-card", "{tmp}/x"),
+         "sampler card {tmp}/x not found"),
+    Case("sampler card that is not JSON",
+         _train("--sampler", "swift", "--sampler-card", "{tmp}/card.json"), "is not valid JSON",
+         _file("card.json", "{oops")),
+    Case("sampler card with provenance of the wrong type",
+         _train("--sampler", "swift", "--sampler-card", "{tmp}/card.json"),
+         "card provenance.search must be a table, got 'fast'", _card({"search": "fast"})),
+    Case("sampler card with a warm-up fraction out of range",
+         _train("--sampler", "swift", "--sampler-card", "{tmp}/card.json"),
+         "card provenance.search.init_fraction must be in (0, 1), got 3",
+         _card({"search": {"init_fraction": 3}})),
+    Case("sampler card with too few parameters",
+         _train("--sampler", "swift", "--sampler-card", "{tmp}/card.json"),
+         "expected 2 sampler parameters (1 features x 2 knots), got 1",
+         _card(params=[1.0])),
+]
+
+
+def _substitute(text: str, tmp: Path) -> str:
+    return text.replace("{tmp}", str(tmp))
+
+
+def run_case(case: Case, tmp: Path) -> tuple[int, str]:
+    """Run ``case`` in this process; its exit status and what it wrote to stderr."""
+    from swiftsampler.cli import main
+
+    tmp.mkdir(parents=True, exist_ok=True)
+    if case.setup is not None:
+        case.setup(tmp)
+    err, out = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(out):
+        try:
+            status = main([_substitute(a, tmp) for a in case.argv])
+        except SystemExit as exc:  # argparse errors exit from inside parse_args
+            status = exc.code if isinstance(exc.code, int) else 2
+    return status, err.getvalue()
+
+
+def catalogue_markdown(rows: list[tuple[Case, str]]) -> str:
+    """``docs/errors.md``: one table row per case, the message with the temporary folder as DIR."""
+    lines = [
+        "# What bad input gets",
+        "",
+        "Every row is an input tried on purpose and the one line it gets on stderr; each exits with",
+        "status 2, prints no traceback and leaves no half-written file. `tests/test_bad_inputs.py`",
+        "runs every row, and this page is written from the same rows by",
+        "`.venv/bin/python -m tests.bad_inputs docs/errors.md` (`DIR` is a fresh temporary folder).",
+        "",
+        "| # | command | input | message |",
+        "|---|---------|-------|---------|",
+    ]
+    for number, (case, message) in enumerate(rows, 1):
+        lines.append(f"| {number} | `{case.command}` | {case.what}: `{_cell(shown_args(case))}` "
+                     f"| `{_cell(message)}` |")
+    return "\n".join(lines) + "\n"
+
+
+def shown_args(case: Case) -> str:
+    """The arguments that make the case, without the tiny run's settings and its usual ``--out``."""
+    args = list(case.argv[1:])
+    if args[:len(TINY)] == list(TINY):
+        args = args[len(TINY):]
+    for i in range(len(args) - 1):
+        if args[i:i + 2] == ["--out", "{tmp}/run"]:
+            del args[i:i + 2]
+            break
+    return " ".join(args).replace("{tmp}", "DIR")
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("`", "'")
+
+
+def normalised(message: str, tmp: Path) -> str:
+    """The message without the temporary folder's name and trailing whitespace."""
+    return re.sub(re.escape(str(tmp)), "DIR", message.strip())
+
+
+def main(argv: list[str]) -> int:
+    import tempfile
+
+    rows = []
+    with tempfile.TemporaryDirectory() as root:
+        for number, case in enumerate(CASES):
+            tmp = Path(root) / f"case{number}"
+            status, err = run_case(case, tmp)
+            if status != 2:
+                print(f"case {case.what!r} exited with {status}", file=sys.stderr)
+            rows.append((case, normalised(err, tmp)))
+    text = catalogue_markdown(rows)
+    if argv:
+        Path(argv[0]).write_text(text, encoding="utf-8")
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
