@@ -249,8 +249,8 @@ def catalogue_markdown(rows: list[tuple[Case, str]]) -> str:
         "|---|---------|-------|---------|",
     ]
     for number, (case, message) in enumerate(rows, 1):
-        lines.append(f"| {number} | `{case.command}` | {case.what}: `{_cell(shown_args(case))}` "
-                     f"| `{_cell(message)}` |")
+        lines.append(f"| {number} | `{case.command}` | {case.what}: `{catalogue_cell(shown_args(case))}` "
+                     f"| `{catalogue_cell(message)}` |")
     return "\n".join(lines) + "\n"
 
 
@@ -266,7 +266,7 @@ def shown_args(case: Case) -> str:
     return " ".join(args).replace("{tmp}", "DIR")
 
 
-def _cell(text: str) -> str:
+def catalogue_cell(text: str) -> str:
     return text.replace("|", "\\|").replace("`", "'")
 
 

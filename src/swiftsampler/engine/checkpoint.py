@@ -8,6 +8,8 @@ global is refused before anything is called.
 from __future__ import annotations
 
 import io
+import pickle
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -41,10 +43,15 @@ def load_checkpoint(path: str | Path, *, what: str = "--resume",
     if not path.is_file():
         raise ConfigError(f"{what}: no checkpoint at {str(path)!r} (was --checkpoint-every set?)")
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # torch raises many types for corrupt or unsafe files
+        with warnings.catch_warnings():  # torch warns about foreign pickles before refusing them
+            warnings.simplefilter("ignore")
+            state = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
         raise ConfigError(f"{what}: checkpoint {str(path)!r} is unreadable or unsafe "
-                          f"({describe_exception(exc)[:300]})") from None
+                          f"({_refusal(exc)})") from None
+    except Exception as exc:  # torch raises many types for corrupt files
+        raise ConfigError(f"{what}: checkpoint {str(path)!r} is unreadable or unsafe "
+                          f"({describe_exception(exc)[:200]})") from None
     if not isinstance(state, dict) or state.get("version") != CHECKPOINT_VERSION:
         raise ConfigError(f"{what}: {str(path)!r} is not a swiftsampler checkpoint "
                           f"(version {CHECKPOINT_VERSION})")
@@ -52,6 +59,18 @@ def load_checkpoint(path: str | Path, *, what: str = "--resume",
         if not isinstance(state.get(key), dict):
             raise ConfigError(f"{what}: checkpoint {str(path)!r} has no {key!r} table")
     return state
+
+
+def _refusal(exc: pickle.UnpicklingError) -> str:
+    """Why the safe unpickler refused a file, in a few words: the last paragraph of torch's
+    page-long message (e.g. "Trying to load unsupported GLOBAL posix.system ...")."""
+    text = str(exc)
+    if "Weights only load failed" not in text:
+        return describe_exception(exc)[:200]
+    body = text.split("Check the documentation")[0]
+    paragraphs = [" ".join(p.split()) for p in body.split("\n\n") if p.strip()]
+    reason = paragraphs[-1].removeprefix("WeightsUnpickler error:").strip() if paragraphs else ""
+    return f"it holds more than tensors and plain data: {reason[:160]}"
 
 
 def config_difference(saved: dict[str, Any], current: dict[str, Any],
