@@ -287,3 +287,13 @@ def test_cli_textfile_gpt_learns_and_reports_nats_per_char(tmp_path, capsys):
     assert result["test_ppl"] == pytest.approx(math.exp(result["test_loss"]), rel=1e-9)
     no_unit = {**result, "data": {**result["data"], "token_unit": None}}
     assert "nats/token (mean cross-entropy per token)" in format_summary(no_unit)
+
+
+def test_cli_textfile_directory_is_one_line_exit_2(tmp_path, capsys):
+    (tmp_path / "corpus.txt").write_text("some text " * 50)
+    assert main(["train", "--dataset", "textfile", "--data-dir", str(tmp_path), "--model", "gpt-tiny",
+                 "--progress", "off", "--out", str(tmp_path / "run")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("swiftsampler train: error: textfile: --data-dir ")
+    assert "is a directory; pass the text file itself" in err and "corpus.txt" in err
+    assert not (tmp_path / "run" / "result.json").exists()
