@@ -7,11 +7,15 @@
   (top / bottom half), so verification needs an embedding that generalises.
 * :func:`write_wikitext`: ``root/wiki.{train,valid,test}.raw`` of a repetitive text (a few sentences
   in random order), so a byte-level GPT's perplexity drops far below the 256 of a uniform guess.
+* :func:`write_idx` / :func:`write_idx_dataset`: IDX files (MNIST's format), plain or gzip-compressed;
+  the dataset's classes are bright blobs at class-specific places on a noisy 28 x 28 background.
 """
 
 from __future__ import annotations
 
+import gzip
 import random
+import struct
 from pathlib import Path
 
 import numpy as np
@@ -87,3 +91,52 @@ def write_wikitext(root: Path, train_lines: int = 300, test_lines: int = 40, see
         text = "".join(rng.choice(SENTENCES) for _ in range(n))
         (root / f"wiki.{name}.raw").write_text(text, encoding="utf-8")
     return root
+
+
+IDX_STEMS = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte",
+             "t10k-labels-idx1-ubyte")
+
+
+def idx_bytes(array: np.ndarray) -> bytes:
+    """``array`` (uint8) in the IDX format: ``00 00 08 ndim``, the dimensions as big-endian uint32,
+    the bytes in row-major order."""
+    assert array.dtype == np.uint8
+    header = bytes([0, 0, 0x08, array.ndim]) + struct.pack(f">{array.ndim}I", *array.shape)
+    return header + np.ascontiguousarray(array).tobytes()
+
+
+def write_idx(path: Path, array: np.ndarray, compress: bool | None = None) -> Path:
+    """Write ``array`` as an IDX file, gzip-compressed if ``compress`` (default: if ``path`` ends
+    with ``.gz``)."""
+    data = idx_bytes(array)
+    if compress if compress is not None else path.suffix == ".gz":
+        data = gzip.compress(data, mtime=0)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    return path
+
+
+def idx_blobs(rng: np.random.Generator, labels: np.ndarray) -> np.ndarray:
+    """uint8 images (N, 28, 28): noise around 40 with a 6 x 6 square of about 220 at one of ten places
+    (a 5 x 2 grid) given by the label."""
+    images = rng.normal(40, 20, (len(labels), 28, 28))
+    for i, label in enumerate(labels):
+        top, left = 3 + 12 * (label // 5), 1 + 5 * (label % 5)
+        images[i, top:top + 6, left:left + 6] += 180
+    return np.clip(images, 0, 255).astype(np.uint8)
+
+
+def write_idx_dataset(root: Path, train: int = 200, test: int = 50, classes: int = 10,
+                      compress: tuple[bool, bool, bool, bool] = (True, True, False, False),
+                      seed: int = 0) -> dict[str, np.ndarray]:
+    """``root/{train,t10k}-{images-idx3,labels-idx1}-ubyte[.gz]`` (``compress`` per file, in the
+    order of :data:`IDX_STEMS`), balanced labels in file order ``0, 1, ..., classes - 1, 0, ...``;
+    returns the arrays written (``train_x``, ``train_y``, ``test_x``, ``test_y``)."""
+    rng = np.random.default_rng(seed)
+    arrays = {}
+    for split, n in (("train", train), ("test", test)):
+        labels = (np.arange(n) % classes).astype(np.uint8)
+        arrays[f"{split}_x"], arrays[f"{split}_y"] = idx_blobs(rng, labels), labels
+    for stem, key, gz in zip(IDX_STEMS, ("train_x", "train_y", "test_x", "test_y"), compress):
+        write_idx(root / (stem + (".gz" if gz else "")), arrays[key])
+    return arrays

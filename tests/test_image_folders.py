@@ -403,6 +403,38 @@ def test_faces_missing_image_empty_pairs_and_layout(face_dir):
         faces(data_dir=face_dir, pairs="")
 
 
+@pytest.mark.parametrize("pairs, offending", [
+    ("a.png a.png 1\na.png ../outside/secret.png 0\n", "'../outside/secret.png'"),
+    ("a.png a.png 1\n{outside}/secret.png a.png 0\n", "'{outside}/secret.png'"),
+    ("a.png a.png 1\na.png link/secret.png 1\n", "'link/secret.png'"),  # a symlink leading out
+    ("a.png a.png 1\nx/../../outside/secret.png a.png 0\n", "'x/../../outside/secret.png'"),
+    ("Ann 1 1\n../../outside 1 2\n", "'test/../../outside/../../outside_0001.jpg'"),  # LFW names
+])
+def test_faces_refuses_pairs_that_leave_the_data_dir(tmp_path, pairs, offending):
+    root, outside = tmp_path / "data", tmp_path / "outside"
+    for who in ("ann", "bob"):
+        solid(root / "train" / who / "0.png", (0, 0, 0), size=(12, 12))
+    solid(root / "a.png", (0, 0, 0))
+    solid(root / "test" / "Ann" / "Ann_0001.jpg", (0, 0, 0))
+    solid(outside / "secret.png", (0, 0, 0))
+    (root / "link").symlink_to(outside, target_is_directory=True)
+    (root / "pairs.txt").write_text(pairs.format(outside=outside))
+    with pytest.raises(DataError, match=r"pairs\.txt, line 2: image '.*' is outside --data-dir") as info:
+        faces(data_dir=root, image_size=8)
+    assert offending.format(outside=outside) in str(info.value) and "\n" not in str(info.value)
+
+
+def test_faces_accepts_symlinks_that_stay_inside(tmp_path):
+    root = tmp_path / "data"
+    for who in ("ann", "bob"):
+        solid(root / "train" / who / "0.png", (0, 0, 0), size=(12, 12))
+    solid(root / "images" / "a.png", (0, 0, 0))
+    (root / "alias").symlink_to(root / "images", target_is_directory=True)
+    (root / "pairs.txt").write_text("images/a.png alias/a.png 1\n")
+    ds = faces(data_dir=root, image_size=8)
+    assert len(ds.test_x) == 1 and ds.test_pairs.tolist() == [[0, 0, 1]]  # one file, two names
+
+
 def test_faces_needs_two_identities_and_a_train_folder(tmp_path):
     (tmp_path / "pairs.txt").write_text("a.png a.png 1\n")
     with pytest.raises(DataError, match=r"missing folder .*train"):

@@ -1,22 +1,29 @@
-"""Tests of swiftsampler.data.text: tokenizers, next-token windows and the wikitext2 dataset."""
+"""Tests of swiftsampler.data.text: tokenizers, next-token windows, the wikitext2 and textfile datasets."""
 
 from __future__ import annotations
 
+import json
+import math
 from pathlib import Path
 
 import pytest
 import torch
 
-from swiftsampler.data import DATASETS, create_dataset
+from swiftsampler.cli import main
+from swiftsampler.config import DataConfig
+from swiftsampler.data import DATASETS, create_dataset, prepare_data
 from swiftsampler.data.text import (
     TOKENIZERS,
     UNK_CHAR,
     build_tokenizer,
     read_wikitext2,
     sequences,
+    split_text,
+    textfile,
     wikitext2,
 )
 from swiftsampler.errors import ConfigError, DataError
+from swiftsampler.report import format_summary
 
 TRAIN = " = Valkyria Chronicles = \n\n Senjō no Valkyria is a game . \n" * 4
 VALID = " = Tower = \n\n The tower is tall . \n" * 2
@@ -176,3 +183,117 @@ def test_invalid_utf8_is_a_one_line_data_error(tmp_path):
 def test_too_short_split_names_the_file(tmp_path):
     with pytest.raises(DataError, match=r"wiki\.test\.raw.*too few"):
         wikitext2(data_dir=_write(tmp_path, test="short"), seq_len=64)
+
+
+# ---------------------------------------------------------------------------------------- textfile
+
+def test_textfile_registry_metadata():
+    entry = DATASETS.get("textfile")
+    assert entry.meta == {"kind": "tokens", "asymmetric_map": None, "task": "language-model"}
+
+
+def test_split_text_by_hand():
+    text = "abcdefghij" * 4  # 40 characters
+    assert split_text(text, 0.75) == (text[:30], text[30:])
+    assert split_text(text, 0.9) == (text[:36], text[36:])  # int(0.9 * 40) = 36
+    assert split_text("x" * 7, 0.5) == ("xxx", "xxxx")  # floor(3.5) = 3
+    with pytest.raises(ConfigError, match=r"train_fraction must be in \(0, 1\)"):
+        split_text(text, 1.0)
+
+
+def test_textfile_windows_of_the_first_and_last_part_by_hand(tmp_path):
+    path = tmp_path / "corpus.txt"
+    path.write_text("abcdefghij" * 3 + "abcdeZZabc", encoding="utf-8")  # 40 chars, 'Z' only in test
+    data = textfile(data_dir=path, seq_len=4, train_fraction=0.75)
+    # train: the first 30 characters, vocabulary a..j = ids 1..10 (0 is <unk>)
+    assert data.name == "textfile" and data.num_classes == 11 and data.token_unit == "char"
+    ids = {c: i + 1 for i, c in enumerate("abcdefghij")}
+    train_ids = [ids[c] for c in ("abcdefghij" * 3)]
+    assert data.train_x.shape == ((30 - 1) // 4, 4)  # 7 windows
+    assert data.train_x[0].tolist() == [1, 2, 3, 4] and data.train_y[0].tolist() == [2, 3, 4, 5]
+    assert data.train_x.flatten().tolist() == train_ids[:28]
+    assert data.train_y.flatten().tolist() == train_ids[1:29]
+    # test: the last 10 characters "abcdeZZabc" -> 2 windows, 'Z' is <unk>
+    assert data.test_x.tolist() == [[1, 2, 3, 4], [5, 0, 0, 1]]
+    assert data.test_y.tolist() == [[2, 3, 4, 5], [0, 0, 1, 2]]
+
+
+def test_textfile_defaults_char_tokens_90_10_and_byte_option(tmp_path):
+    path = tmp_path / "t.txt"
+    text = "Wer reitet so spät durch Nacht und Wind? " * 80  # 3280 characters, non-ASCII "ä"
+    path.write_text(text, encoding="utf-8")
+    data = textfile(data_dir=path)
+    cut = int(0.9 * len(text))
+    assert data.input_shape == (128,) and data.num_classes == len(set(text[:cut])) + 1
+    assert data.train_x.shape[0] == (cut - 1) // 128 and data.test_x.shape[0] == (len(text) - cut - 1) // 128
+    as_bytes = textfile(data_dir=path, tokenizer="byte", seq_len=16)
+    assert as_bytes.num_classes == 256 and as_bytes.token_unit == "byte"
+    assert as_bytes.train_x.shape[0] == (len(text[:cut].encode()) - 1) // 16
+    assert build_tokenizer("byte", "").decode(as_bytes.test_x[0]) == text[cut:].encode()[:16].decode()
+
+
+def test_textfile_validation_windows_come_from_the_training_windows(tmp_path):
+    path = tmp_path / "t.txt"
+    path.write_text("to be or not to be, that is the question. " * 40, encoding="utf-8")
+    ds = textfile(data_dir=path, seq_len=32)
+    data = prepare_data(DataConfig(dataset="textfile", data_dir=str(path), val_ratio=0.2,
+                                   dataset_params={"seq_len": 32}), 0)
+    assert data.task == "language-model" and data.token_unit == "char"
+    assert len(data.train_y) + len(data.val_y) == ds.train_x.shape[0]
+    assert len(data.val_y) == round(0.2 * ds.train_x.shape[0])
+    assert torch.equal(data.test_x, ds.test_x)
+
+
+def test_textfile_bad_input_is_one_line(tmp_path):
+    with pytest.raises(DataError, match="textfile reads one file: pass --data-dir FILE"):
+        textfile()
+    (tmp_path / "a.txt").write_text("hello " * 100)
+    with pytest.raises(DataError, match=r"is a directory; pass the text file itself \(e\.g\. "
+                                        r"--data-dir .*a\.txt\)"):
+        textfile(data_dir=tmp_path)
+    with pytest.raises(DataError, match="no such file"):
+        textfile(data_dir=tmp_path / "b.txt")
+    (tmp_path / "empty.txt").write_bytes(b"")
+    with pytest.raises(DataError, match=r"empty\.txt is empty"):
+        textfile(data_dir=tmp_path / "empty.txt")
+    (tmp_path / "bad.txt").write_bytes(b"fine text \xff\xfe broken" * 20)
+    with pytest.raises(DataError, match=r"bad\.txt: not valid UTF-8 text \(byte 10"):
+        textfile(data_dir=tmp_path / "bad.txt")
+    (tmp_path / "short.txt").write_text("x" * 100)  # test part: 10 characters
+    with pytest.raises(DataError, match=r"short\.txt: the test part \(10 of its 100 characters\): "
+                                        r"10 tokens are too few for one sequence of length 16"):
+        textfile(data_dir=tmp_path / "short.txt", seq_len=16)
+    for bad in (0, 1, -0.5, 1.5, "0.9", True):
+        with pytest.raises(ConfigError, match="train_fraction"):
+            textfile(data_dir=tmp_path / "a.txt", train_fraction=bad)
+
+
+def test_cli_textfile_gpt_learns_and_reports_nats_per_char(tmp_path, capsys):
+    path = tmp_path / "poem.txt"
+    path.write_text("the quick brown fox jumps over the lazy dog.\n" * 60, encoding="utf-8")
+    out = tmp_path / "run"
+    assert main(["train", "--dataset", "textfile", "--data-dir", str(path), "--dataset-param",
+                 "seq_len=16", "--model", "gpt-tiny", "--width", "32", "--optimizer", "adamw",
+                 "--lr", "0.01", "--epochs", "3", "--batch-size", "16", "--sampler", "p-sgd",
+                 "--progress", "off", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    result = json.loads((out / "result.json").read_text())
+    vocab = result["data"]["num_classes"]
+    assert vocab == len(set("the quick brown fox jumps over the lazy dog.\n")) + 1
+    assert result["data"]["token_unit"] == "char" and result["task"] == "language-model"
+    assert result["test_loss"] < math.log(vocab) - 1 and result["val_loss"] < math.log(vocab) - 1
+    assert (f"  loss      test {result['test_loss']:.4f}, val {result['val_loss']:.4f} nats/char"
+            in printed), printed
+    assert result["test_ppl"] == pytest.approx(math.exp(result["test_loss"]), rel=1e-9)
+    no_unit = {**result, "data": {**result["data"], "token_unit": None}}
+    assert "nats/token (mean cross-entropy per token)" in format_summary(no_unit)
+
+
+def test_cli_textfile_directory_is_one_line_exit_2(tmp_path, capsys):
+    (tmp_path / "corpus.txt").write_text("some text " * 50)
+    assert main(["train", "--dataset", "textfile", "--data-dir", str(tmp_path), "--model", "gpt-tiny",
+                 "--progress", "off", "--out", str(tmp_path / "run")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("swiftsampler train: error: textfile: --data-dir ")
+    assert "is a directory; pass the text file itself" in err and "corpus.txt" in err
+    assert not (tmp_path / "run" / "result.json").exists()

@@ -58,7 +58,8 @@ class DataConfig:
     """Which data, how it is split, and what label noise is injected."""
 
     dataset: str = opt("mnist1d", "dataset name (see `swiftsampler list`)", metavar="NAME")
-    data_dir: str | None = opt(None, "directory of a file-backed dataset", metavar="PATH")
+    data_dir: str | None = opt(None, "directory of a file-backed dataset (textfile: the text file "
+                                     "itself)", metavar="PATH")
     dataset_params: dict[str, Any] = opt(
         {}, "dataset parameter, repeatable: --dataset-param image_size=84 (see `swiftsampler list "
         "--verbose`)", metavar="KEY=VALUE"

@@ -42,6 +42,10 @@ def format_summary(result: dict[str, Any], path: Path | str | None = None) -> st
         lines.append(f"  accuracy  test {_pct(result['test_acc'])}, val {_pct(result['val_acc'])}, "
                      f"train {_pct(result['train_acc'])} ({what}last epoch)")
     if task == "language-model":
+        unit = data.get("token_unit") or "token"
+        lines.append(f"  loss      test {_num(result.get('test_loss'), 4)}, "
+                     f"val {_num(result.get('val_loss'), 4)} nats/{unit} (mean cross-entropy "
+                     f"per {unit})")
         lines.append(f"  ppl       test {_num(result.get('test_ppl'))}, "
                      f"val {_num(result.get('val_ppl'))} (perplexity: exp of the mean token "
                      f"cross-entropy)")
@@ -59,8 +63,8 @@ def format_summary(result: dict[str, Any], path: Path | str | None = None) -> st
 _CLASSES = {"language-model": "tokens in the vocabulary", "verification": "training identities"}
 
 
-def _num(value: float | None) -> str:
-    return "-" if value is None else f"{value:.2f}"
+def _num(value: float | None, digits: int = 2) -> str:
+    return "-" if value is None else f"{value:.{digits}f}"
 
 
 def format_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:

@@ -45,6 +45,8 @@ class ArrayDataset:
     the next-token targets, same shape as ``*_x``), or :class:`~swiftsampler.data.lazy.LazyInputs`
     decoded on demand (image folders). ``test_pairs`` (verification tasks) is ``(P, 3)`` int64 rows
     ``(i, j, same)``: test inputs ``i`` and ``j`` show the same identity iff ``same == 1``.
+    ``token_unit`` (token datasets) says what one token is, ``"byte"`` or ``"char"`` (the tokenizer's
+    :attr:`~swiftsampler.data.text.Tokenizer.unit`), so that losses can be reported per that unit.
     """
 
     train_x: Tensor | LazyInputs
@@ -55,6 +57,7 @@ class ArrayDataset:
     name: str
     class_names: tuple[str, ...] | None = None
     test_pairs: Tensor | None = None
+    token_unit: str | None = None
 
     def __post_init__(self) -> None:
         where = f"dataset {self.name!r}"
@@ -113,10 +116,12 @@ def check_positive_int(name: str, value: Any, minimum: int = 1) -> int:
     return value
 
 
-def _ratio(name: str, value: Any) -> None:
+def check_ratio(name: str, value: Any) -> float:
+    """``value`` as a float if it is a finite number strictly between 0 and 1, else :class:`ConfigError`."""
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not (
             math.isfinite(value) and 0 < value < 1):
         raise ConfigError(f"{name} must be in (0, 1), got {value!r}")
+    return float(value)
 
 
 # ---------------------------------------------------------------------------------------- MNIST-1D
@@ -201,7 +206,7 @@ def digits(*, test_ratio: float = 0.2) -> ArrayDataset:
     the UCI "Optical Recognition of Handwritten Digits" test set, as shipped in
     ``sklearn.datasets.load_digits``.
     """
-    _ratio("test_ratio", test_ratio)
+    check_ratio("test_ratio", test_ratio)
     try:
         from sklearn.datasets import load_digits
     except ImportError:
@@ -239,7 +244,7 @@ def synthetic(*, num_samples: int = 2000, num_classes: int = 4, dim: int = 16,
     if isinstance(separation, bool) or not isinstance(separation, (int, float)) or not (
             math.isfinite(separation) and separation >= 0):
         raise ConfigError(f"separation must be a finite number >= 0, got {separation!r}")
-    _ratio("test_ratio", test_ratio)
+    check_ratio("test_ratio", test_ratio)
     g = torch.Generator().manual_seed(seed)
     directions = torch.randn(num_classes, dim, generator=g)
     means = separation * directions / directions.norm(dim=1, keepdim=True).clamp_min(1e-12)

@@ -1,4 +1,5 @@
-"""Datasets read from files the user already has (nothing is downloaded): CIFAR-10, CIFAR-100, SVHN.
+"""Datasets read from files the user already has (nothing is downloaded): CIFAR-10, CIFAR-100, SVHN, and
+the MNIST-format (IDX) sets MNIST, Fashion-MNIST and KMNIST.
 
 Each factory takes ``data_dir`` (the ``--data-dir`` flag); a missing directory or file raises
 :class:`~swiftsampler.errors.DataError` with one line that names the expected layout. Pixels are scaled
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +21,15 @@ from torch import Tensor
 
 from ..errors import ConfigError, DataError
 from .datasets import DATASETS, DIGIT_NAMES, DIGITS_ASYMMETRIC_MAP, ArrayDataset
-from .files import check_md5, data_root, layout_error, read_cifar_batch, read_label_names, read_svhn_mat
+from .files import (
+    check_md5,
+    data_root,
+    layout_error,
+    read_cifar_batch,
+    read_idx,
+    read_label_names,
+    read_svhn_mat,
+)
 
 #: Asymmetric noise on CIFAR-10, the convention of Patrini et al. (CVPR 2017): truck->automobile,
 #: bird->airplane, deer->horse, cat<->dog.
@@ -192,3 +202,142 @@ def svhn(*, data_dir: str | os.PathLike[str] | None = None, verify_md5: bool = F
     train = read_svhn_mat(folder / files[0])
     test = read_svhn_mat(folder / files[1])
     return _image_dataset("svhn", train, test, 10, DIGIT_NAMES)
+
+
+# ------------------------------------------------------------------------- MNIST-format (IDX) files
+
+#: Fashion-MNIST's classes, in label order (Xiao, Rasul & Vollgraf, arXiv:1708.07747, 2017).
+FASHION_MNIST_NAMES: tuple[str, ...] = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal",
+                                        "Shirt", "Sneaker", "Bag", "Ankle boot")
+
+#: KMNIST's classes, the romanised hiragana of its ``kmnist_classmap.csv`` (Clanuwat et al.,
+#: arXiv:1812.01718, 2018): お き す つ な は ま や れ を.
+KMNIST_NAMES: tuple[str, ...] = ("o", "ki", "su", "tsu", "na", "ha", "ma", "ya", "re", "wo")
+
+#: Asymmetric noise on Fashion-MNIST: the look-alike pairs T-shirt/top<->Shirt, Pullover<->Coat and
+#: Sandal<->Sneaker, flipped both ways. There is no single standard map for Fashion-MNIST (papers use
+#: different ones); these are the pairs classifiers confuse most, in the spirit of Patrini et al.'s
+#: "similar classes" construction (CVPR 2017). docs/datasets.md says why.
+FASHION_MNIST_ASYMMETRIC_MAP: dict[int, int] = {0: 6, 6: 0, 2: 4, 4: 2, 5: 7, 7: 5}
+
+#: Where the Debian package ``dataset-fashion-mnist`` puts the files (``fashion-mnist`` reads them from
+#: there when no --data-dir is given).
+FASHION_MNIST_DEBIAN_DIR = Path("/usr/share/datasets/fashion-mnist")
+
+_IDX_LAYOUT = "DIR/{train,t10k}-{images-idx3,labels-idx1}-ubyte[.gz]"
+_IDX_STEMS = {"train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
+              "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")}
+_IDX_IMAGE_SIZE = (28, 28)
+
+
+@dataclass(frozen=True)
+class IdxSource:
+    """An MNIST-format dataset: its name, what its files are, its classes and where it may be found.
+
+    Attributes:
+        name: the registry name, used in messages.
+        what: the files, for messages ("the IDX files of Fashion-MNIST").
+        class_names: one name per label, ``len`` is the number of classes.
+        default_dir: read when no --data-dir is given and it is a directory.
+        install_hint: how to get the files, added to the message when they are missing.
+    """
+
+    name: str
+    what: str
+    class_names: tuple[str, ...]
+    default_dir: Path | None = None
+    install_hint: str | None = None
+
+
+MNIST = IdxSource("mnist", "the IDX files of MNIST", DIGIT_NAMES)
+FASHION_MNIST = IdxSource(
+    "fashion-mnist", "the IDX files of Fashion-MNIST", FASHION_MNIST_NAMES, FASHION_MNIST_DEBIAN_DIR,
+    f"or install them: apt install dataset-fashion-mnist (read from {FASHION_MNIST_DEBIAN_DIR} "
+    f"without --data-dir)")
+KMNIST = IdxSource("kmnist", "the IDX files of Kuzushiji-MNIST", KMNIST_NAMES)
+
+
+def _idx_files(source: IdxSource, data_dir: str | os.PathLike[str] | None) -> dict[str, tuple[Path, Path]]:
+    """``{"train": (images, labels), "test": (...)}``: each file as it is, or with ``.gz`` added (the
+    uncompressed one when both exist); a missing one is a one-line :class:`DataError`."""
+    hint = f"; {source.install_hint}" if source.install_hint else ""
+    if data_dir is None and source.default_dir is not None and source.default_dir.is_dir():
+        data_dir = source.default_dir
+    root = data_root(source.name, data_dir, f"{_IDX_LAYOUT} ({source.what}){hint}")
+    located = {stem: next((p for p in (root / stem, root / f"{stem}.gz") if p.is_file()), None)
+               for stems in _IDX_STEMS.values() for stem in stems}
+    missing = [f"{stem}[.gz]" for stem, path in located.items() if path is None]
+    if missing:
+        raise layout_error(source.name, _IDX_LAYOUT, root, f"missing: {', '.join(missing)}{hint}",
+                           source.what)
+    return {split: (located[images], located[labels])  # type: ignore[misc]  # none is missing
+            for split, (images, labels) in _IDX_STEMS.items()}
+
+
+def read_idx_split(images_path: Path, labels_path: Path,
+                   num_classes: int) -> tuple[np.ndarray, np.ndarray]:
+    """Images uint8 ``(N, 1, 28, 28)`` and labels int64 ``(N,)`` of one split of an MNIST-format set.
+
+    Checks the images are 28 x 28, that both files hold the same number of samples and that every label
+    lies in ``[0, num_classes)``; the pixels are a read-only view of the file's bytes.
+    """
+    images = read_idx(images_path, 3)
+    labels = read_idx(labels_path, 1)
+    if images.shape[1:] != _IDX_IMAGE_SIZE:
+        raise DataError(f"{images_path}: images must be 28 x 28, the header says "
+                        f"{images.shape[1]} x {images.shape[2]}")
+    if len(images) != len(labels):
+        raise DataError(f"{images_path} holds {len(images):,} images but {labels_path} "
+                        f"{len(labels):,} labels")
+    if len(labels) and int(labels.max()) >= num_classes:
+        raise DataError(f"{labels_path}: labels must lie in [0, {num_classes}), found values up to "
+                        f"{int(labels.max())}")
+    return images[:, None], labels.astype(np.int64)
+
+
+def idx_dataset(source: IdxSource, data_dir: str | os.PathLike[str] | None) -> ArrayDataset:
+    """The MNIST-format dataset ``source`` from ``data_dir`` (or its default folder), standardised like
+    the other image datasets (per-channel mean and std of the training pixels on the [0, 1] scale)."""
+    files = _idx_files(source, data_dir)
+    num_classes = len(source.class_names)
+    train = read_idx_split(*files["train"], num_classes)
+    test = read_idx_split(*files["test"], num_classes)
+    return _image_dataset(source.name, train, test, num_classes, source.class_names)
+
+
+@DATASETS.register("mnist", kind="image", asymmetric_map=DIGITS_ASYMMETRIC_MAP)
+def mnist(*, data_dir: str | os.PathLike[str] | None = None) -> ArrayDataset:
+    """MNIST from --data-dir (IDX files): 60000 + 10000 handwritten digits (1, 28, 28), 10 classes.
+
+    Reads ``DIR/{train,t10k}-{images-idx3,labels-idx1}-ubyte``, each plain or gzip-compressed (``.gz``),
+    with :func:`~swiftsampler.data.files.read_idx`; pixels are scaled to [0, 1] and standardised with
+    the training split's mean and standard deviation. Asymmetric label noise uses the digit map of
+    Patrini et al. (2->7, 3->8, 5<->6, 7->1). Reference: Y. LeCun et al., "Gradient-based learning
+    applied to document recognition", Proc. IEEE (1998).
+    """
+    return idx_dataset(MNIST, data_dir)
+
+
+@DATASETS.register("fashion-mnist", kind="image", asymmetric_map=FASHION_MNIST_ASYMMETRIC_MAP)
+def fashion_mnist(*, data_dir: str | os.PathLike[str] | None = None) -> ArrayDataset:
+    """Fashion-MNIST (IDX files) from --data-dir or the Debian package: 60000 + 10000 images (1, 28, 28).
+
+    Like :func:`mnist`; without ``data_dir`` the files of the Debian package ``dataset-fashion-mnist``
+    are read from :data:`FASHION_MNIST_DEBIAN_DIR` when it exists. 10 classes of clothing
+    (:data:`FASHION_MNIST_NAMES`); asymmetric label noise flips the look-alike pairs of
+    :data:`FASHION_MNIST_ASYMMETRIC_MAP`. Reference: H. Xiao, K. Rasul and R. Vollgraf,
+    "Fashion-MNIST: a Novel Image Dataset for Benchmarking Machine Learning Algorithms",
+    arXiv:1708.07747 (2017).
+    """
+    return idx_dataset(FASHION_MNIST, data_dir)
+
+
+@DATASETS.register("kmnist", kind="image", asymmetric_map=None)
+def kmnist(*, data_dir: str | os.PathLike[str] | None = None) -> ArrayDataset:
+    """Kuzushiji-MNIST from --data-dir (IDX files): 60000 + 10000 cursive hiragana (1, 28, 28).
+
+    Like :func:`mnist`; the 10 classes are the hiragana of :data:`KMNIST_NAMES`. There is no standard
+    asymmetric noise map for these characters, so asymmetric label noise uses the cyclic map. Reference:
+    T. Clanuwat et al., "Deep Learning for Classical Japanese Literature", arXiv:1812.01718 (2018).
+    """
+    return idx_dataset(KMNIST, data_dir)

@@ -4,6 +4,8 @@
   only plain containers (dicts, lists, tuples, bytes, str, numbers) and NumPy arrays. A file that names
   any other global (a function, a class) is refused when that name is read, before anything is called.
 * MATLAB ``.mat`` files (SVHN's cropped digits) are read with :func:`scipy.io.loadmat`.
+* IDX files (MNIST, Fashion-MNIST, KMNIST), plain or gzip-compressed, are parsed by :func:`read_idx`
+  with :func:`numpy.frombuffer` after their header has been checked.
 * :func:`check_md5` compares a file's MD5 digest with an expected one.
 
 :func:`read_cifar_batch`, :func:`read_label_names` and :func:`read_svhn_mat` check the layout of what
@@ -12,9 +14,12 @@ they read (array shapes, dtypes, label counts) and name the file and the shapes 
 
 from __future__ import annotations
 
+import gzip
 import hashlib
+import math
 import os
 import pickle
+import zlib
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -251,3 +256,55 @@ def read_svhn_mat(path: str | os.PathLike[str]) -> tuple[np.ndarray, np.ndarray]
                         f"from {labels.min()} to {labels.max()}")
     labels = labels.astype(np.int64) % 10
     return x.transpose(3, 2, 0, 1), labels
+
+
+# ---------------------------------------------------------------------------------------------- IDX
+
+#: The type byte of an IDX file holding unsigned bytes (the only type the MNIST-format datasets use).
+IDX_UINT8 = 0x08
+
+_GZIP_MAGIC = b"\x1f\x8b"
+
+
+def _read_maybe_gzip(path: Path) -> bytes:
+    """The bytes of ``path``, decompressed if they start with the gzip magic number ``1f 8b``."""
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise DataError(f"cannot read {path}: {_one_line(exc.strerror or exc)}") from None
+    if not raw.startswith(_GZIP_MAGIC):
+        return raw
+    try:
+        return gzip.decompress(raw)
+    except (OSError, EOFError, zlib.error) as exc:  # bad header, truncated stream, bad CRC or data
+        raise DataError(f"{path} is a damaged gzip file ({describe_exception(exc)})") from None
+
+
+def read_idx(path: str | os.PathLike[str], ndim: int) -> np.ndarray:
+    """The uint8 array of an IDX file of ``ndim`` dimensions (gzip-compressed or not), read-only.
+
+    The IDX format (LeCun et al., the MNIST files): a magic number of four bytes, ``00 00``, the type
+    (``0x08``: unsigned byte) and the number of dimensions (images ``0x00000803``, labels
+    ``0x00000801``), then each dimension as a big-endian 32-bit integer, then the values in row-major
+    order. A wrong magic number, a header cut short, or a payload whose size differs from the product
+    of the dimensions (a truncated or a wrong file) is a one-line :class:`DataError` naming the file.
+    """
+    path = Path(path)
+    raw = _read_maybe_gzip(path)
+    expected_magic = (IDX_UINT8 << 8) | ndim
+    magic = int.from_bytes(raw[:4], "big")
+    if len(raw) < 4 or magic != expected_magic:
+        found = f"0x{magic:08x}" if len(raw) >= 4 else f"{len(raw)} bytes"
+        raise DataError(f"{path} is not an IDX file of {ndim}-D uint8 data: its magic number is "
+                        f"{found}, expected 0x{expected_magic:08x}")
+    header = 4 + 4 * ndim
+    if len(raw) < header:
+        raise DataError(f"{path} is truncated: {len(raw)} bytes, less than its {header}-byte header")
+    dims = tuple(int(d) for d in np.frombuffer(raw, dtype=">u4", count=ndim, offset=4))
+    size, payload = math.prod(dims), len(raw) - header
+    if payload != size:
+        shape = f"{' x '.join(str(d) for d in dims)} = " if ndim > 1 else ""
+        why = "truncated" if payload < size else "longer than its header says (a wrong file?)"
+        raise DataError(f"{path} is {why}: the header announces {shape}{size:,} values, the file "
+                        f"holds {payload:,}")
+    return np.frombuffer(raw, dtype=np.uint8, offset=header).reshape(dims)

@@ -154,7 +154,9 @@ def faces(*, data_dir: str | os.PathLike[str] | None = None, image_size: int = 1
       person) or ``name1 n1 name2 n2`` (different people), the images being
       ``DIR/test/<name>/<name>_<n:04d>.jpg`` (put LFW's ``lfw/`` folder at ``DIR/test``).
 
-    Empty lines and ``#`` comments are skipped. The distinct images of the pairs, in order of first
+    Empty lines and ``#`` comments are skipped. Every image a pair names must lie under ``DIR`` once
+    symlinks are resolved (``../``, an absolute path or a symlink leading out of it is refused with the
+    line number). The distinct images of the pairs, in order of first
     appearance, are the test inputs; ``test_pairs`` holds ``(i, j, same)`` rows indexing them (test
     labels are all 0 and unused). Images are decoded like :func:`imagefolder`: ``convert("RGB")``,
     bilinear resize of the shorter side to ``round(image_size / crop_fraction)`` (by default straight
@@ -177,15 +179,22 @@ def faces(*, data_dir: str | os.PathLike[str] | None = None, image_size: int = 1
     listed = read_pairs(pairs_path)
     if not listed:
         raise DataError(f"faces: pairs file {pairs_path} lists no pairs")
+    inside = root.resolve()
     index: dict[str, int] = {}
     rows = []
     for a, b, same, number in listed:
         ends = []
         for rel in (a, b):
-            key = os.path.normpath(root / rel)
+            image = (root / rel).resolve()  # what is checked is what is read
+            key = str(image)
             if key not in index:
-                if not os.path.isfile(key):
-                    raise DataError(f"faces: {pairs_path}, line {number}: image {key} does not exist")
+                if not image.is_relative_to(inside):
+                    raise DataError(f"faces: {pairs_path}, line {number}: image {rel!r} is outside "
+                                    f"--data-dir {root} (after resolving symlinks); pairs may only "
+                                    f"name images under it")
+                if not image.is_file():
+                    raise DataError(f"faces: {pairs_path}, line {number}: image {root / rel} does "
+                                    f"not exist")
                 index[key] = len(index)
             ends.append(index[key])
         rows.append((ends[0], ends[1], same))

@@ -29,7 +29,8 @@ class PreparedData:
     ``noisy_val`` was set. Inputs are tensors or, for file-streamed datasets,
     :class:`~swiftsampler.data.lazy.LazyInputs` (moved to no device: they are decoded per batch).
     ``task`` names the task (:data:`~swiftsampler.tasks.TASKS`); ``test_pairs`` holds the
-    verification pairs of a ``verification`` task.
+    verification pairs of a ``verification`` task; ``token_unit`` what one token of a token dataset
+    is (``"byte"``, ``"char"``; ``None`` for other data).
     """
 
     train_x: Tensor | LazyInputs
@@ -47,6 +48,7 @@ class PreparedData:
     kind: str
     task: str = "classification"
     test_pairs: Tensor | None = None
+    token_unit: str | None = None
 
     def to(self, device: torch.device | str) -> PreparedData:
         """A copy with every tensor on ``device``."""
@@ -130,4 +132,5 @@ def prepare_data(cfg: DataConfig, seed: int, *,
         test_x=ds.test_x, test_y=ds.test_y,
         num_classes=ds.num_classes, input_shape=ds.input_shape, name=ds.name,
         kind=str(entry.meta.get("kind", "vector")), task=task, test_pairs=ds.test_pairs,
+        token_unit=ds.token_unit,
     )

@@ -1,14 +1,16 @@
-"""Text for language modelling: byte/char tokenizers, next-token windows and the WikiText-2 dataset.
+"""Text for language modelling: byte/char tokenizers, next-token windows, WikiText-2 and any text file.
 
 * :data:`TOKENIZERS`: ``byte`` (UTF-8 bytes, vocabulary 256, exact round trip) and ``char`` (the
   characters of the training text plus ``<unk>``); :func:`build_tokenizer` makes one from the training
   text;
 * :func:`sequences`: cuts a token stream into non-overlapping ``(x, y)`` windows, ``y`` = ``x`` shifted
   by one token;
-* ``wikitext2``: WikiText-2 (raw) read from ``--data-dir`` (nothing is downloaded), registered in
-  :data:`~swiftsampler.data.datasets.DATASETS` with ``kind="tokens"`` and ``task="language-model"``.
+* ``wikitext2``: WikiText-2 (raw) read from ``--data-dir`` (nothing is downloaded), and ``textfile``:
+  any UTF-8 text file (``--data-dir`` is the file), split into its first 90% for training and its
+  last 10% for testing; both registered in :data:`~swiftsampler.data.datasets.DATASETS` with
+  ``kind="tokens"`` and ``task="language-model"``.
 
-Importing this module registers the dataset.
+Importing this module registers the datasets.
 """
 
 from __future__ import annotations
@@ -23,14 +25,16 @@ from torch import Tensor
 
 from ..errors import ConfigError, DataError
 from ..registry import Registry
-from .datasets import DATASETS, ArrayDataset, check_positive_int
+from .datasets import DATASETS, ArrayDataset, check_positive_int, check_ratio
 from .files import data_root, layout_error
 
 
 class Tokenizer(Protocol):
-    """What a tokenizer provides: ``vocab_size`` ids ``0 .. vocab_size - 1``, ``encode``, ``decode``."""
+    """What a tokenizer provides: ``vocab_size`` ids ``0 .. vocab_size - 1``, ``encode``, ``decode``,
+    and the ``unit`` one token stands for (``"byte"``, ``"char"``), used to name losses (nats/char)."""
 
     vocab_size: int
+    unit: str
 
     def encode(self, text: str) -> Tensor:
         """Token ids of ``text``, a 1-D int64 tensor."""
@@ -71,6 +75,7 @@ class ByteTokenizer:
     """
 
     vocab_size = 256
+    unit = "byte"
 
     def encode(self, text: str) -> Tensor:
         data = bytearray(text.encode("utf-8", "surrogatepass"))
@@ -90,6 +95,7 @@ class CharTokenizer:
     """
 
     unk_id = 0
+    unit = "char"
 
     def __init__(self, chars: str) -> None:
         codes = np.unique(_code_points(chars))  # sorted by code point, like sorted(set(chars))
@@ -236,4 +242,67 @@ def wikitext2(*, data_dir: str | os.PathLike[str] | None = None, tokenizer: str 
         except DataError as exc:
             raise DataError(f"wikitext2: {folder / name}: {exc}") from None
     (train_x, train_y), (test_x, test_y) = splits
-    return ArrayDataset(train_x, train_y, test_x, test_y, tok.vocab_size, "wikitext2")
+    return ArrayDataset(train_x, train_y, test_x, test_y, tok.vocab_size, "wikitext2",
+                        token_unit=tok.unit)
+
+
+# ------------------------------------------------------------------------------------ any text file
+
+def _text_file(data_dir: str | os.PathLike[str] | None) -> Path:
+    """``--data-dir`` as the path of an existing file; a directory or a missing path is one line."""
+    if data_dir is None:
+        raise DataError("textfile reads one file: pass --data-dir FILE, the path of a UTF-8 text file "
+                        "(e.g. --data-dir tinyshakespeare.txt)")
+    path = Path(data_dir).expanduser()
+    if path.is_dir():
+        texts = sorted(p.name for p in path.glob("*.txt"))
+        example = f" (e.g. --data-dir {path / texts[0]})" if texts else ""
+        raise DataError(f"textfile: --data-dir {path} is a directory; pass the text file itself"
+                        f"{example}")
+    if not path.is_file():
+        raise DataError(f"textfile: --data-dir {path}: no such file; pass the path of a UTF-8 text file")
+    return path
+
+
+def split_text(text: str, train_fraction: float) -> tuple[str, str]:
+    """The first ``floor(train_fraction * len(text))`` characters and the rest (nanoGPT's
+    ``shakespeare_char`` split: ``data[:int(n * 0.9)]``, ``data[int(n * 0.9):]``)."""
+    cut = int(check_ratio("train_fraction", train_fraction) * len(text))
+    return text[:cut], text[cut:]
+
+
+@DATASETS.register("textfile", kind="tokens", asymmetric_map=None, task="language-model")
+def textfile(*, data_dir: str | os.PathLike[str] | None = None, tokenizer: str = "char",
+             seq_len: int = 128, train_fraction: float = 0.9) -> ArrayDataset:
+    """Any UTF-8 text file as a language-modelling corpus: first 90% train, last 10% test.
+
+    ``data_dir`` (``--data-dir``) is the path of the file itself, read as UTF-8 with its newlines as
+    they are. Its first ``floor(train_fraction * n)`` characters are the training text and the rest
+    the test text (:func:`split_text`; nanoGPT's ``shakespeare_char`` split with ``train_fraction=0.9``,
+    where the last 10% is its validation set). The tokenizer is fitted to the training text:
+    ``"char"`` (default; its characters plus ``<unk>`` = 0, so a character seen only in the test text
+    is ``<unk>``) or ``"byte"`` (UTF-8 bytes, 256 ids). Each part is cut by :func:`sequences` into
+    non-overlapping windows of ``seq_len`` tokens, inputs ``x`` and next-token targets ``y``. The
+    engine carves its validation windows from the training windows (``--val-ratio``), as for every
+    dataset. An empty file, invalid UTF-8, a directory, or a part too short for one window is a
+    one-line :class:`DataError`.
+    """
+    check_positive_int("seq_len", seq_len, minimum=2)
+    _check_tokenizer(tokenizer)
+    check_ratio("train_fraction", train_fraction)
+    path = _text_file(data_dir)
+    text = read_text(path)
+    if not text:
+        raise DataError(f"textfile: {path} is empty")
+    parts = dict(zip(("train", "test"), split_text(text, train_fraction)))
+    tok = build_tokenizer(tokenizer, parts["train"])
+    splits = []
+    for part, part_text in parts.items():
+        try:
+            splits.append(sequences(tok.encode(part_text), seq_len))
+        except DataError as exc:
+            raise DataError(f"textfile: {path}: the {part} part ({len(part_text):,} of its "
+                            f"{len(text):,} characters): {exc}") from None
+    (train_x, train_y), (test_x, test_y) = splits
+    return ArrayDataset(train_x, train_y, test_x, test_y, tok.vocab_size, "textfile",
+                        token_unit=tok.unit)
