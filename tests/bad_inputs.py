@@ -94,6 +94,18 @@ def _card(provenance: dict[str, object] | None = None, params: list[float] | Non
     return make
 
 
+def _idx_dir(damage: str) -> Callable[[Path], None]:
+    """An MNIST-layout folder ``{tmp}/idx`` with one file damaged: ``truncate`` or ``magic``."""
+    def make(tmp: Path) -> None:
+        from .fixtures import write_idx_dataset
+
+        write_idx_dataset(tmp / "idx", compress=(False, False, False, False))
+        path = tmp / "idx" / "train-images-idx3-ubyte"
+        data = path.read_bytes()
+        path.write_bytes(data[:-100] if damage == "truncate" else b"\x00\x00\x08\x01" + data[4:])
+    return make
+
+
 def _train(*args: str) -> tuple[str, ...]:
     return ("train", *TINY, "--out", "{tmp}/run", *args)
 
@@ -172,6 +184,21 @@ CASES: list[Case] = [
     Case("file dataset with a missing --data-dir",
          ("train", "--dataset", "cifar10", "--data-dir", "{tmp}/nowhere", "--out", "{tmp}/r"),
          "is not a directory"),
+    Case("truncated IDX file", ("train", "--dataset", "mnist", "--data-dir", "{tmp}/idx",
+                                "--out", "{tmp}/r"), "truncated", _idx_dir("truncate")),
+    Case("IDX file with a wrong magic number",
+         ("train", "--dataset", "mnist", "--data-dir", "{tmp}/idx", "--out", "{tmp}/r"), "magic",
+         _idx_dir("magic")),
+    Case("text corpus given as a directory",
+         ("train", "--dataset", "textfile", "--data-dir", "{tmp}", "--model", "gpt-tiny",
+          "--out", "{tmp}/r"), "textfile", _file("corpus.txt", "to be or not to be")),
+    Case("text corpus that is not UTF-8",
+         ("train", "--dataset", "textfile", "--data-dir", "{tmp}/c.txt", "--model", "gpt-tiny",
+          "--out", "{tmp}/r"), "UTF-8", _file("c.txt", b"\xff\xfe\xfa" * 400)),
+    Case("noise on token data",
+         ("train", "--dataset", "textfile", "--data-dir", "{tmp}/c.txt", "--model", "gpt-tiny",
+          "--noise", "0.2", "--out", "{tmp}/r"), "has no class labels",
+         _file("c.txt", "to be or not to be, that is the question. " * 200)),
     Case("config file that does not exist", _train("--config", "{tmp}/none.toml"),
          "config file '{tmp}/none.toml' does not exist"),
     Case("config file that is not TOML", _train("--config", "{tmp}/bad.toml"), "is not valid TOML",
