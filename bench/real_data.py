@@ -1,0 +1,149 @@
+"""The two papers' headline experiments on real data (Fashion-MNIST, Tiny Shakespeare), as resumable
+comparisons whose reports become the tables of docs/real_data.md.
+
+    python bench/real_data.py budgeted              # sized to about two hours on 2 CPU cores
+    python bench/real_data.py budgeted --full       # the full size (all 60,000 images, 30 epochs)
+    python bench/real_data.py budgeted --jobs 2 --docs-only   # re-render the docs from the stores
+
+Each experiment is one or more ``swiftsampler compare`` grids into ``runs/real-<name>/`` (one results
+store per experiment, so re-running skips finished runs and a killed run continues where it stopped);
+then the report's tables go into docs/real_data.md between the experiment's markers and its main
+plot into docs/images/. The sized and full settings are listed by ``--help`` and in the docs.
+
+Experiments:
+
+* ``budgeted`` (Arazo et al., BMVC 2021): uniform sampling, p-SGD, c-SGD, selective backprop, UIS and
+  InfoBatch with no augmentation, and uniform sampling with the standard augmentation, mixup, RICAP
+  and RandAugment, at budgets 0.2, 0.3, 0.5 and 1.0, on ``cnn2d`` and ``resnet18``, 3 seeds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from swiftsampler.cli import main as cli
+from swiftsampler.report import replace_marked_block
+
+ROOT = Path(__file__).resolve().parents[1]
+DOC = ROOT / "docs" / "real_data.md"
+
+
+@dataclass(frozen=True)
+class Size:
+    """The settings that differ between the sized run and the full one."""
+
+    shots: int  # training images per class (0: all)
+    epochs: int  # epochs of the budget-1.0 reference schedule
+    val_ratio: float
+    widths: dict[str, int] = field(default_factory=dict)  # per model; absent: the model's default
+
+    def describe(self) -> str:
+        images = "all training images" if self.shots == 0 else f"{self.shots:,} training images per class"
+        widths = ", ".join(f"{m} width {w}" for m, w in self.widths.items()) or "default widths"
+        return (f"{images}, a {self.epochs}-epoch reference schedule, {self.val_ratio:.0%} of the "
+                f"training set held out for validation, {widths}")
+
+
+@dataclass(frozen=True)
+class Grid:
+    """One ``swiftsampler compare`` call: its axes and the settings held fixed."""
+
+    axes: dict[str, str]
+    fixed: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Experiment:
+    title: str
+    models: tuple[str, ...]
+    grids: tuple[Grid, ...]
+    sized: Size
+    full: Size
+    base: tuple[str, ...]
+    plot: str = "accuracy_vs_budget.png"
+
+
+BUDGETS = "0.2,0.3,0.5,1.0"
+EXPERIMENTS: dict[str, Experiment] = {
+    "budgeted": Experiment(
+        title="Budgeted training with importance sampling and augmentation (Arazo et al.)",
+        models=("cnn2d", "resnet18"),
+        grids=(
+            Grid({"samplers": "uniform,p-sgd,c-sgd,selective-backprop,uis,infobatch",
+                  "budgets": BUDGETS, "augments": "none"}),
+            Grid({"samplers": "uniform", "budgets": BUDGETS,
+                  "augments": "standard,mixup,ricap,randaugment"}),
+        ),
+        sized=Size(shots=500, epochs=10, val_ratio=0.05, widths={"resnet18": 16}),
+        full=Size(shots=0, epochs=30, val_ratio=0.1),
+        base=("--dataset", "fashion-mnist"),
+    ),
+}
+
+
+def compare_commands(name: str, experiment: Experiment, size: Size, jobs: int, out: Path
+                     ) -> list[list[str]]:
+    """The ``swiftsampler compare`` argument lists of an experiment, one per (model, grid)."""
+    commands = []
+    for model in experiment.models:
+        width = size.widths.get(model)
+        for grid in experiment.grids:
+            command = ["compare", *experiment.base, "--models", model,
+                       "--shots", str(size.shots), "--epochs", str(size.epochs),
+                       "--val-ratio", str(size.val_ratio), "--jobs", str(jobs),
+                       "--progress", "off", "--out", str(out), *grid.fixed]
+            if width is not None:
+                command += ["--width", str(width)]
+            for axis, values in grid.axes.items():
+                command += [f"--{axis}", values]
+            commands.append(command)
+    return commands
+
+
+def tables(report: Path) -> str:
+    """The report without its title, links and plot section (its headings one level down)."""
+    lines = report.read_text().splitlines()
+    keep = [line for line in lines[1:] if not line.startswith(("![", "## Plots"))]
+    return "\n".join(keep).strip().replace("\n## ", "\n#### ")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter,
+                                     epilog="\n".join(f"{n}: sized = {e.sized.describe()}; "
+                                                      f"full = {e.full.describe()}"
+                                                      for n, e in EXPERIMENTS.items()))
+    parser.add_argument("experiment", choices=sorted(EXPERIMENTS))
+    parser.add_argument("--full", action="store_true", help="run at full size")
+    parser.add_argument("--jobs", type=int, default=2, help="runs at a time (default: 2)")
+    parser.add_argument("--docs-only", action="store_true",
+                        help="only re-render the report and the docs from the results store")
+    args = parser.parse_args(argv)
+    experiment = EXPERIMENTS[args.experiment]
+    size = experiment.full if args.full else experiment.sized
+    tag = f"real-{args.experiment}" + ("-full" if args.full else "")
+    out = ROOT / "runs" / tag
+    failed = False
+    for command in compare_commands(args.experiment, experiment, size, args.jobs, out):
+        if args.docs_only:
+            break
+        print("swiftsampler " + " ".join(command), flush=True)
+        failed |= cli(command) != 0
+    if cli(["report", str(out)]) != 0:
+        return 1
+    shown = f"python bench/real_data.py {args.experiment}" + (" --full" if args.full else "")
+    text = (f"Size: {size.describe()}; 3 seeds.\n\n" + tables(out / "report.md")
+            + f"\n\n![accuracy vs budget](images/{tag}.png)")
+    replace_marked_block(DOC, tag, text, shown)
+    shutil.copyfile(out / experiment.plot, ROOT / "docs" / "images" / f"{tag}.png")
+    if failed:
+        print("some runs failed; re-run the same command to retry them", file=sys.stderr)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
