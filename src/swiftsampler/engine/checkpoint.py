@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import io
+import pickle
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from ..data.files import describe_exception
 from ..errors import ConfigError
 from ..files import write_atomic
 
@@ -15,24 +17,30 @@ CHECKPOINT_NAME = "checkpoint.pt"
 CHECKPOINT_VERSION = 1
 
 
-def save_checkpoint(path: str | Path, state: dict[str, Any]) -> Path:
-    """Serialise ``state`` with ``torch.save`` to ``path`` (temporary file + rename)."""
+def save_checkpoint(path: str | Path, state: dict[str, Any], *, overwrite: bool = True) -> Path:
+    """Serialise ``state`` with ``torch.save`` to ``path`` (temporary file + rename; with
+    ``overwrite=False``, :class:`FileExistsError` if ``path`` exists: see ``files.write_atomic``)."""
     buffer = io.BytesIO()
     torch.save({"version": CHECKPOINT_VERSION, **state}, buffer)
-    return write_atomic(path, lambda fh: fh.write(buffer.getvalue()))
+    return write_atomic(path, lambda fh: fh.write(buffer.getvalue()), overwrite=overwrite)
 
 
-def load_checkpoint(path: str | Path) -> dict[str, Any]:
-    """Load a checkpoint written by :func:`save_checkpoint`; problems are one-line ConfigErrors."""
+def load_checkpoint(path: str | Path, what: str = "--resume: checkpoint") -> dict[str, Any]:
+    """Load a checkpoint written by :func:`save_checkpoint`, tensors and plain values only
+    (``weights_only=True``: a pickle that would call anything is refused before it runs); problems
+    are one-line ConfigErrors that name the file as ``what``."""
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"--resume: no checkpoint at {str(path)!r} (was --checkpoint-every set?)")
     try:
-        state = torch.load(path, map_location="cpu", weights_only=False)
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError:
+        raise ConfigError(f"{what} {str(path)!r} is refused: it holds objects other than tensors "
+                          "and plain values (loading it could run code)") from None
     except Exception as exc:  # torch raises many types for corrupt files
-        raise ConfigError(f"--resume: checkpoint {str(path)!r} is unreadable: {exc}") from None
+        raise ConfigError(f"{what} {str(path)!r} is unreadable: {describe_exception(exc)}") from None
     if not isinstance(state, dict) or state.get("version") != CHECKPOINT_VERSION:
-        raise ConfigError(f"--resume: {str(path)!r} is not a swiftsampler checkpoint "
+        raise ConfigError(f"{what} {str(path)!r} is not a swiftsampler checkpoint "
                           f"(version {CHECKPOINT_VERSION})")
     return state
 
