@@ -25,6 +25,8 @@ from swiftsampler.swift.study import (
     HeartbeatJournalStorage,
     make_sampler,
     open_storage,
+    run_trials,
+    worker_name,
 )
 
 from .test_swift_search import small
@@ -211,3 +213,20 @@ def test_a_worker_killed_mid_trial_loses_only_that_trial(tmp_path):
     assert [t.state for t in retried] == [TrialState.COMPLETE]
     assert retried[0].user_attrs[UNIFORM_ATTR] and set(retried[0].params.values()) == {0.5}
     assert killed.params.items() <= retried[0].params.items()  # (killed before it asked for all)
+
+
+def test_a_worker_whose_trial_was_declared_stale_drops_it_and_goes_on(tmp_path):
+    storage = open_storage(str(tmp_path / "study.journal"), heartbeat=1)
+    study = optuna.create_study(storage=storage)
+    seen = []
+
+    def objective(trial):
+        x = trial.suggest_float("x", 0, 1)
+        if not seen:  # meanwhile another worker, missing this one's heartbeats, fails its trial
+            storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)
+        seen.append(trial.number)
+        return x
+
+    run_trials(study, objective, 2)
+    assert [t.state for t in study.trials] == [TrialState.FAIL, TrialState.COMPLETE, TrialState.COMPLETE]
+    assert [t.user_attrs[WORKER_ATTR] for t in study.trials] == [worker_name()] * 3

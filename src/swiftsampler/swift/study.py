@@ -4,8 +4,9 @@
   ``postgresql://...``: :class:`optuna.storages.RDBStorage`) or a journal file
   (:class:`optuna.storages.JournalStorage`). Both persistent kinds run Optuna's heartbeat protocol: a
   worker records a heartbeat for its running trial every ``heartbeat`` seconds, and a RUNNING trial
-  without one for ``2 * heartbeat`` seconds (its worker was killed) is failed and re-queued once more
-  by :class:`optuna.storages.RetryHeartbeatStaleTrialCallback` (at most :data:`MAX_RETRY` times).
+  without one for ``2 * heartbeat`` seconds (its worker was killed) is failed and queued again with
+  the same parameters by :class:`optuna.storages.RetryHeartbeatStaleTrialCallback` (at most
+  :data:`MAX_RETRY` times).
   Optuna 5.0's journal storage has no heartbeats of its own; :class:`HeartbeatJournalStorage` adds
   them through Optuna's heartbeat interface (``BaseHeartbeat``), so Optuna's own loop records them
   and fails stale trials exactly as for a database.
@@ -14,8 +15,9 @@
   the uniform sampler; a worker that finds the study (``--resume``, or a concurrent creator that got
   there first) checks the stored settings against its own and refuses the first difference.
 * **Sampling** (:class:`TrialSeededSampler`): trial ``k`` draws its random numbers from a sampler
-  seeded with ``derive_seed(seed, "trial k")`` (modulo 2^32). Trial numbers are unique in a study, so concurrent
-  workers never propose the same parameters, and one worker with a seed is deterministic.
+  seeded with ``derive_seed(seed, "trial k")`` (modulo 2^32). Trial numbers are unique in a study,
+  so concurrent workers never propose the same parameters, and one worker with a seed is
+  deterministic.
 * **The trial count is the study's** (:func:`run_trials`): ``n_trials`` is the number of complete
   trials the study ends with, whatever the number of workers. A trial is admitted if fewer than
   ``n_trials`` trials numbered before it are complete, running or waiting (numbers are given out by
@@ -283,7 +285,7 @@ def open_study(search: SearchConfig, settings: dict[str, Any], uniform: dict[str
 def _stored_settings(study: optuna.Study) -> dict[str, Any]:
     """The settings of a study being joined (waiting briefly for a creator that is storing them)."""
     deadline = time.monotonic() + _CREATOR_WAIT_S
-    while (saved := study.user_attrs.get(_SETTINGS_ATTR)) is None:
+    while not isinstance(saved := study.user_attrs.get(_SETTINGS_ATTR), dict):
         if study.get_trials(deepcopy=False) or time.monotonic() > deadline:
             raise ConfigError(f"--resume: the study {study.study_name!r} holds no swiftsampler "
                               "search settings (it was not made by swiftsampler search)")
@@ -311,12 +313,23 @@ def run_trials(study: optuna.Study, objective: Callable[[optuna.Trial], float], 
     """Run trials of ``study`` until it has ``n_trials`` complete ones (see the module docstring);
     ``on_change(complete)`` is called whenever this worker looks at the study."""
     worker = worker_name()
+    superseded: set[int] = set()  # trials of this worker that another one declared stale
 
     def admitted(trial: optuna.Trial) -> float:
         trial.set_user_attr(WORKER_ATTR, worker)
         if is_surplus(study, trial, n_trials):
             raise optuna.TrialPruned(f"the study has its {n_trials} trials")
-        return objective(trial)
+        try:
+            value = objective(trial)
+            running = study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
+            lost = trial.number not in {t.number for t in running}
+        except UpdateFinishedTrialError:  # a journal refuses the attributes of a finished trial
+            lost = True
+        if lost:
+            superseded.add(trial.number)
+            raise optuna.TrialPruned("another worker found this trial without heartbeats, failed it "
+                                     "and re-queued it")
+        return value
 
     while True:
         alive = study.get_trials(deepcopy=False, states=_ALIVE)
@@ -327,8 +340,12 @@ def run_trials(study: optuna.Study, objective: Callable[[optuna.Trial], float], 
         if len(alive) < n_trials or any(t.state == TrialState.WAITING for t in alive):
             try:
                 study.optimize(admitted, n_trials=1, catch=())
-            except UpdateFinishedTrialError:
-                pass  # this worker missed its heartbeats: its trial was failed and re-queued
+            except (UpdateFinishedTrialError, ValueError):
+                # Optuna 5.0 cannot tell a trial that another worker has failed meanwhile
+                # ("Cannot tell a FAIL trial"); that trial runs again elsewhere, this worker goes on.
+                if not superseded:
+                    raise
+                superseded.clear()
         else:  # every place is taken: wait for the running trials, re-queue those that went stale
             time.sleep(_POLL_S)
             with warnings.catch_warnings():
