@@ -90,6 +90,15 @@ def test_resume_refuses_a_study_made_with_other_settings(tmp_path):
     assert len(SwiftSearch(cfg.replace(workers=0), more, tmp_path / "a").run(resume=True)["trials"]) == 2
 
 
+def test_resume_refuses_a_study_not_made_by_the_search(tmp_path, capsys):
+    journal = str(tmp_path / "study.journal")
+    study = optuna.create_study(study_name="swiftsampler", storage=open_storage(journal, heartbeat=60))
+    study.optimize(lambda t: t.suggest_float("x", 0, 1), n_trials=1)
+    err = _one_line_error(capsys, ["search", *TINY, "--storage", journal, "--resume",
+                                   "--out", str(tmp_path / "o")])
+    assert "holds no swiftsampler search settings" in err and not (tmp_path / "o").exists()
+
+
 # ------------------------------------------------------------------------------ sampling and heartbeats
 
 def _params(seed, trials):
