@@ -43,7 +43,7 @@ def test_a_checkpoint_that_would_run_code_is_refused_and_runs_nothing(tmp_path, 
         (torch.save if writer == "torch.save" else pickle.dump)(payload, fh)
     assert main(["train", *TINY, "--out", str(out), "--resume"]) == 2
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "unreadable or unsafe" in err
+    assert err.count("\n") == 1 and "is refused as unsafe or corrupt" in err
     assert not marker.exists()
 
 

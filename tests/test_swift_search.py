@@ -129,3 +129,71 @@ def test_bad_cards_and_settings_are_one_line_errors(tmp_path, capsys):
     assert main(["search", "--dataset", "synthetic", "--n-trials", "0", "--out",
                  str(tmp_path / "s")]) == 2
     assert "--n-trials" in capsys.readouterr().err
+
+
+class _Marker:
+    """Unpickling it would create a marker file (what a malicious ``init.pt`` could do)."""
+
+    def __init__(self, path):
+        self.path = str(path)
+
+    def __reduce__(self):
+        return (open, (self.path, "w"))
+
+
+def _init_files(tmp_path):
+    cfg = small(epochs=2).replace(sampler="uniform", sampler_params={}, sampler_card=None)
+    marker = tmp_path / "MARKER"
+    return marker, {
+        "runs code": lambda p: torch.save({"version": 1, "config": cfg.to_dict(), "init_fraction": 0.2,
+                                           "state": _Marker(marker), "cost": {}}, p),
+        "truncated": lambda p: (torch.save({"version": 1, "state": {"w": torch.ones(64)}}, p),
+                                p.write_bytes(p.read_bytes()[:200])),
+        "lacks parts": lambda p: torch.save({"version": 1, "config": cfg.to_dict()}, p),
+        "no training state": lambda p: torch.save({"version": 1, "config": cfg.to_dict(),
+                                                   "init_fraction": 0.2, "cost": {},
+                                                   "state": {"model": {}}}, p),
+    }
+
+
+@pytest.mark.parametrize("kind, message", [
+    ("runs code", "is refused as unsafe or corrupt"),
+    ("truncated", "is unreadable"),
+    ("lacks parts", "lacks init_fraction, state, cost"),
+    ("no training state", "is not a training state for these settings"),
+])
+def test_an_unsafe_or_broken_init_pt_is_refused_in_one_line(tmp_path, capsys, kind, message):
+    marker, writers = _init_files(tmp_path)
+    out = tmp_path / "s"
+    out.mkdir()
+    writers[kind](out / "init.pt")
+    before = (out / "init.pt").read_bytes()
+    code = main(["search", "--dataset", "synthetic", "--model", "mlp", "--epochs", "2", "--noise", "0.3",
+                 "--width", "32", "--batch-size", "32", "--n-trials", "2", "--out", str(out),
+                 "--progress", "off"])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1, err
+    assert "shared initialisation" in err and message in err and "delete it to recompute" in err
+    assert not marker.exists()  # nothing in the file ran
+    assert (out / "init.pt").read_bytes() == before and not (out / "sampler.json").exists()
+
+
+def test_init_pt_holds_only_tensors_and_plain_values_and_is_reused(searched):
+    cfg, search, out, runner, outcome = searched
+    saved = torch.load(out / "init.pt", weights_only=True)  # no pickled objects at all
+    assert saved["version"] == 1 and saved["init_fraction"] == search.init_fraction
+    other = SwiftSearch(cfg, search, out, data=runner.data)
+    state = other.shared_init()
+    assert other.init_cost == runner.init_cost  # loaded, not trained again
+    assert all(torch.equal(a, b) for a, b in zip(state["model"].values(),
+                                                 runner.init_state["model"].values(), strict=True))
+
+
+def test_a_second_writer_of_init_pt_loses_and_the_first_file_stays(tmp_path):
+    from swiftsampler.engine import save_checkpoint
+
+    path = save_checkpoint(tmp_path / "init.pt", {"state": {"w": torch.zeros(2)}}, overwrite=False)
+    with pytest.raises(FileExistsError):
+        save_checkpoint(path, {"state": {"w": torch.ones(2)}}, overwrite=False)
+    assert torch.equal(torch.load(path, weights_only=True)["state"]["w"], torch.zeros(2))
+    assert [p.name for p in tmp_path.iterdir()] == ["init.pt"]  # no temporary file left

@@ -158,7 +158,7 @@ def cmd_search(args: argparse.Namespace) -> int:
         inner_schedule=args.inner_schedule,
         init_fraction=args.init_fraction, features=tuple(args.features.split(",")),
         transform=args.transform, n_knots=args.n_knots, combine=args.combine, floor=args.floor,
-        storage=args.storage, study_name=args.study_name,
+        storage=args.storage, study_name=args.study_name, heartbeat=args.heartbeat,
     )
     out = check_output_dir(args.out)
     runner = SwiftSearch(cfg, search, out)
@@ -323,7 +323,11 @@ def build_parser() -> argparse.ArgumentParser:
                              "database URL; default: in memory")
     search.add_argument("--study-name", default="swiftsampler", help="(default: swiftsampler)")
     search.add_argument("--resume", action="store_true",
-                        help="continue the study in --storage (or join it as another worker)")
+                        help="continue the study in --storage, or join it as another worker "
+                             "(--n-trials counts the trials of the whole study)")
+    search.add_argument("--heartbeat", type=int, default=60, metavar="SECONDS",
+                        help="a worker's running trial beats every SECONDS; one silent for twice "
+                             "that (its worker died) is failed and re-queued (default: 60)")
     search.add_argument("--no-plots", dest="plots", action="store_false",
                         help="skip the PNG plots")
     search.add_argument("--progress", choices=("auto", "on", "off"), default="auto")

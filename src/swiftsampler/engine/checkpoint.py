@@ -23,41 +23,47 @@ CHECKPOINT_NAME = "checkpoint.pt"
 CHECKPOINT_VERSION = 1
 
 
-def save_checkpoint(path: str | Path, state: dict[str, Any]) -> Path:
-    """Serialise ``state`` with ``torch.save`` to ``path`` (temporary file + rename)."""
+def save_checkpoint(path: str | Path, state: dict[str, Any], *, overwrite: bool = True) -> Path:
+    """Serialise ``state`` with ``torch.save`` to ``path`` (temporary file + rename; with
+    ``overwrite=False``, :class:`FileExistsError` if ``path`` exists: see ``files.write_atomic``)."""
     buffer = io.BytesIO()
     torch.save({"version": CHECKPOINT_VERSION, **state}, buffer)
-    return write_atomic(path, lambda fh: fh.write(buffer.getvalue()))
+    return write_atomic(path, lambda fh: fh.write(buffer.getvalue()), overwrite=overwrite)
 
 
-def load_checkpoint(path: str | Path, *, what: str = "--resume",
+def load_checkpoint(path: str | Path, what: str = "--resume: checkpoint", *,
                     required: tuple[str, ...] = ("config", "state")) -> dict[str, Any]:
-    """Load a checkpoint written by :func:`save_checkpoint`; problems are one-line ConfigErrors.
+    """Load a checkpoint written by :func:`save_checkpoint`, tensors and plain values only
+    (``weights_only=True``: a pickle that would call anything is refused before it runs).
 
     Args:
         path: the file.
-        what: how messages name the file's origin (the flag or the file's role).
+        what: how messages name the file (its flag or role).
         required: top-level entries that must be present and be tables (dicts).
+
+    Raises:
+        ConfigError: one line naming the file as ``what``: missing, unreadable, refused as unsafe,
+            not a checkpoint, or lacking a required table.
     """
     path = Path(path)
     if not path.is_file():
-        raise ConfigError(f"{what}: no checkpoint at {str(path)!r} (was --checkpoint-every set?)")
+        raise ConfigError(f"{what} {str(path)!r} does not exist")
     try:
         with warnings.catch_warnings():  # torch warns about foreign pickles before refusing them
             warnings.simplefilter("ignore")
             state = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
-        raise ConfigError(f"{what}: checkpoint {str(path)!r} is unreadable or unsafe "
-                          f"({_refusal(exc)})") from None
+        raise ConfigError(f"{what} {str(path)!r} is refused as unsafe or corrupt (only tensors and "
+                          f"plain values are read, so no code in it can run): {_refusal(exc)}") from None
     except Exception as exc:  # torch raises many types for corrupt files
-        raise ConfigError(f"{what}: checkpoint {str(path)!r} is unreadable or unsafe "
-                          f"({describe_exception(exc)[:200]})") from None
+        raise ConfigError(f"{what} {str(path)!r} is unreadable: "
+                          f"{describe_exception(exc)[:200]}") from None
     if not isinstance(state, dict) or state.get("version") != CHECKPOINT_VERSION:
-        raise ConfigError(f"{what}: {str(path)!r} is not a swiftsampler checkpoint "
+        raise ConfigError(f"{what} {str(path)!r} is not a swiftsampler checkpoint "
                           f"(version {CHECKPOINT_VERSION})")
     for key in required:
         if not isinstance(state.get(key), dict):
-            raise ConfigError(f"{what}: checkpoint {str(path)!r} has no {key!r} table")
+            raise ConfigError(f"{what} {str(path)!r} has no {key!r} table")
     return state
 
 
@@ -70,7 +76,7 @@ def _refusal(exc: pickle.UnpicklingError) -> str:
     body = text.split("Check the documentation")[0]
     paragraphs = [" ".join(p.split()) for p in body.split("\n\n") if p.strip()]
     reason = paragraphs[-1].removeprefix("WeightsUnpickler error:").strip() if paragraphs else ""
-    return f"it holds more than tensors and plain data: {reason[:160]}"
+    return reason[:160]
 
 
 def config_difference(saved: dict[str, Any], current: dict[str, Any],

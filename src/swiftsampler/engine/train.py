@@ -223,6 +223,9 @@ class Trainer:
         path = Path(path) if path is not None else self.checkpoint_path
         if path is None:
             raise ConfigError("--resume needs --out (the directory holding the checkpoint)")
+        if not path.is_file():
+            raise ConfigError(f"--resume: no checkpoint at {str(path)!r} "
+                              "(was --checkpoint-every set?)")
         saved = load_checkpoint(path)
         diff = config_difference(saved["config"], self.cfg.to_dict())
         if diff is not None:

@@ -12,7 +12,6 @@ the baseline are shown in percentage points.
 from __future__ import annotations
 
 import csv
-import io
 import json
 import math
 import sqlite3
@@ -25,6 +24,7 @@ from typing import Any
 
 from ..errors import ConfigError
 from ..files import write_atomic
+from ..files import write_csv as write_rows
 from ..plots import figure, save_figure
 from ..report import format_table
 
@@ -347,13 +347,9 @@ _FIELDS = tuple(f.name for f in fields(Cell))
 def write_csv(cells: Iterable[Cell], path: Path | str) -> Path:
     """One row per cell, the :class:`Cell` fields as columns (seeds space-separated, None empty),
     written atomically; :func:`read_csv` reads it back."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(_FIELDS)
-    for c in cells:
-        writer.writerow(["" if v is None else " ".join(map(str, v)) if isinstance(v, tuple)
-                         else repr(v) if isinstance(v, float) else v for v in astuple(c)])
-    return write_atomic(path, lambda fh: fh.write(buffer.getvalue().encode()))
+    return write_rows(path, _FIELDS, (
+        ["" if v is None else " ".join(map(str, v)) if isinstance(v, tuple)
+         else repr(v) if isinstance(v, float) else v for v in astuple(c)] for c in cells))
 
 
 def read_csv(path: Path | str) -> list[Cell]:

@@ -8,32 +8,40 @@ compressed into them (``inner_schedule="compressed"``; ``"continue"`` keeps the 
 then score the model on the validation split carved from the training data (never the test split).
 The first trial is the uniform sampler (all knots equal), so the search never returns something worse
 than uniform on its own objective. ``--storage`` puts the study in a journal file or a database: a
-stopped search resumes and several workers share one study.
+stopped search resumes and several workers share one study (:mod:`.study`: ``--n-trials`` is the
+study's, each trial is seeded by its number, a killed worker's trial is re-queued).
+
+The shared initialisation is cached in ``DIR/init.pt`` (a checkpoint: tensors and plain values, read
+with ``weights_only=True``). Workers sharing ``DIR`` that start together each train it, and the first
+to finish publishes it (an exclusive create); the others load that one and use it, so every trial of
+the study starts from the same model.
 """
 
 from __future__ import annotations
 
 import copy
 import time
-from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-import torch
-
 from ..config import RunConfig
 from ..data import PreparedData, prepare_data
-from ..engine import Trainer
+from ..data.files import describe_exception
+from ..engine import Trainer, load_checkpoint, save_checkpoint
+from ..engine.checkpoint import config_difference
 from ..errors import ConfigError
-from ..files import write_atomic, write_json
+from ..files import write_csv, write_json
 from ..samplers import SwiftSampler
 from .card import SamplerCard
 from .family import SamplerFamily
+from .study import UNIFORM_ATTR, open_study, run_trials, study_settings
 from .transforms import TRANSFORMS
 
 SEARCH_ALGOS = ("gp", "tpe", "random")
 INNER_SCHEDULES = ("compressed", "continue")
+INIT_NAME = "init.pt"
+_INIT_PARTS = ("config", "init_fraction", "state", "cost")
 
 
 @dataclass(frozen=True)
@@ -53,6 +61,7 @@ class SearchConfig:
     storage: str | None = None
     study_name: str = "swiftsampler"
     startup_trials: int = 10
+    heartbeat: int = 60
 
     def __post_init__(self) -> None:
         if not isinstance(self.n_trials, int) or self.n_trials < 1:
@@ -65,6 +74,8 @@ class SearchConfig:
         if self.inner_schedule not in INNER_SCHEDULES:
             raise ConfigError(f"--inner-schedule: must be one of {', '.join(INNER_SCHEDULES)}, "
                               f"got {self.inner_schedule!r}")
+        if not isinstance(self.heartbeat, int) or self.heartbeat < 1:
+            raise ConfigError(f"--heartbeat: must be a positive number of seconds, got {self.heartbeat!r}")
         if not 0 < self.init_fraction < 1:
             raise ConfigError(f"--init-fraction: must be in (0, 1), got {self.init_fraction!r}")
         TRANSFORMS.get(self.transform)
@@ -73,41 +84,6 @@ class SearchConfig:
     def family(self) -> SamplerFamily:
         return SamplerFamily(features=tuple(self.features), n_knots=self.n_knots,
                              combine=self.combine, floor=self.floor)
-
-
-def make_study(search: SearchConfig, seed: int, *, resume: bool) -> Any:
-    """An Optuna study maximising the validation accuracy, with the chosen sampler and storage."""
-    import optuna
-
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    samplers: dict[str, Callable[[], Any]] = {
-        "gp": lambda: optuna.samplers.GPSampler(seed=seed, n_startup_trials=search.startup_trials,
-                                                deterministic_objective=False),
-        "tpe": lambda: optuna.samplers.TPESampler(seed=seed,
-                                                  n_startup_trials=search.startup_trials),
-        "random": lambda: optuna.samplers.RandomSampler(seed=seed),
-    }
-    storage = _storage(search.storage)
-    try:
-        return optuna.create_study(study_name=search.study_name, storage=storage,
-                                   sampler=samplers[search.search_algo](), direction="maximize",
-                                   load_if_exists=resume)
-    except optuna.exceptions.DuplicatedStudyError:
-        raise ConfigError(f"--storage already holds a study {search.study_name!r}; "
-                          "use --resume to continue it or --study-name for a new one") from None
-
-
-def _storage(spec: str | None) -> Any:
-    """None (in memory), a database URL (``sqlite:///x.db``), or a journal file path."""
-    if spec is None:
-        return None
-    if "://" in spec:
-        return spec
-    from optuna.storages import JournalStorage
-    from optuna.storages.journal import JournalFileBackend
-
-    Path(spec).parent.mkdir(parents=True, exist_ok=True)
-    return JournalStorage(JournalFileBackend(spec))
 
 
 class SwiftSearch:
@@ -126,34 +102,68 @@ class SwiftSearch:
         self.search = search
         self.family = search.family()
         self.out = Path(out_dir)
-        self.data = data if data is not None else prepare_data(cfg.data, cfg.data_seed)
+        self._data = data
         self.init_state: dict[str, Any] | None = None
         self.init_cost: dict[str, float] = {}
 
+    @property
+    def data(self) -> PreparedData:
+        """The prepared data, generated on first use (after the storage is checked)."""
+        if self._data is None:
+            self._data = prepare_data(self.cfg.data, self.cfg.data_seed)
+        return self._data
+
     # ---------------------------------------------------------------- inner loop
     def shared_init(self, progress: bool = False) -> dict[str, Any]:
-        """Train uniformly for the warm-up fraction of the budget, once; cached in ``init.pt``."""
-        path = self.out / "init.pt"
-        if self.init_state is None and path.exists():
-            saved = torch.load(path, map_location="cpu", weights_only=False)
-            same = (saved.get("config") == self.cfg.to_dict()
-                    and saved.get("init_fraction") == self.search.init_fraction)
-            if same:
-                self.init_state, self.init_cost = saved["state"], saved["cost"]
-        if self.init_state is None:
-            trainer = Trainer(self.cfg, data=self.data, progress=progress).train(
-                until=self.search.init_fraction)
-            self.init_state = trainer.state_dict()
-            meter = trainer.state.meter
-            self.init_cost = {"wall_s": trainer.wall_s, "backward_samples": meter.backward_samples,
-                              "forward_samples": meter.forward_samples}
-            import io
+        """Train uniformly for the warm-up fraction of the budget, once; cached in ``init.pt``.
 
-            buffer = io.BytesIO()
-            torch.save({"config": self.cfg.to_dict(), "init_fraction": self.search.init_fraction,
-                        "state": self.init_state, "cost": self.init_cost}, buffer)
-            write_atomic(path, lambda fh: fh.write(buffer.getvalue()))
+        An ``init.pt`` made with other settings is recomputed and replaced; one that cannot be read
+        safely (it would run code, is truncated, or is not a training state for these settings) is a
+        one-line ConfigError.
+        """
+        if self.init_state is None:
+            path = self.out / INIT_NAME
+            existed = path.exists()
+            saved = self._load_init(path) if existed else None
+            if saved is None:
+                saved = self._train_init(progress)
+                try:
+                    save_checkpoint(path, saved, overwrite=existed)
+                except FileExistsError:  # another worker published its initialisation first
+                    saved = self._load_init(path) or saved
+            self.init_state, self.init_cost = saved["state"], saved["cost"]
         return self.init_state
+
+    def _train_init(self, progress: bool) -> dict[str, Any]:
+        trainer = Trainer(self.cfg, data=self.data, progress=progress).train(
+            until=self.search.init_fraction)
+        meter = trainer.state.meter
+        cost = {"wall_s": trainer.wall_s, "backward_samples": meter.backward_samples,
+                "forward_samples": meter.forward_samples}
+        return {"config": self.cfg.to_dict(), "init_fraction": self.search.init_fraction,
+                "state": trainer.state_dict(), "cost": cost}
+
+    def _load_init(self, path: Path) -> dict[str, Any] | None:
+        """The saved initialisation, or None if it was made with other settings."""
+        label = "shared initialisation"
+        try:
+            saved = load_checkpoint(path, what=label, required=())
+        except ConfigError as exc:
+            raise ConfigError(f"{exc}; delete it to recompute it") from None
+        missing = [part for part in _INIT_PARTS if part not in saved]
+        if missing:
+            raise ConfigError(f"{label} {str(path)!r} lacks {', '.join(missing)}; delete it to "
+                              "recompute it")
+        if (not isinstance(saved["config"], dict)
+                or config_difference(saved["config"], self.cfg.to_dict()) is not None
+                or saved["init_fraction"] != self.search.init_fraction):
+            return None
+        try:  # every part of a training state, with the shapes of this model
+            Trainer(self.cfg, data=self.data).load_state_dict(copy.deepcopy(saved["state"]))
+        except Exception as exc:  # anything wrong in a file we did not write ourselves
+            raise ConfigError(f"{label} {str(path)!r} is not a training state for these settings "
+                              f"({describe_exception(exc)}); delete it to recompute it") from None
+        return saved
 
     def evaluate(self, theta: list[float]) -> dict[str, float]:
         """The objective of ``theta``: validation accuracy after fine-tuning from the shared init."""
@@ -181,24 +191,25 @@ class SwiftSearch:
 
     # ---------------------------------------------------------------- outer loop
     def run(self, *, resume: bool = False, progress: bool = False) -> dict[str, Any]:
-        """Run (or continue) the study; write the card, the trials table and the plots."""
-        import optuna
+        """Run (or continue, or join as another worker) the study; write the card, the trials table
+        and the plots. The storage and a resumed study's settings are checked before any training."""
         from tqdm.auto import tqdm
 
-        if self.data.val_y.shape[0] == 0:
+        if resume and self.search.storage is None:
+            raise ConfigError("--resume: needs --storage (the journal file or database URL of the "
+                              "study to continue)")
+        if self.cfg.data.val_ratio <= 0:
             raise ConfigError("--val-ratio must be > 0: the search scores samplers on the "
                               "validation split")
         t_start = time.perf_counter()
+        names = self.family.param_names
+        study = open_study(self.search, study_settings(self.cfg, self.search),
+                           dict(zip(names, self.family.uniform_params())), self.cfg.seed,
+                           resume=resume)
         self.out.mkdir(parents=True, exist_ok=True)
         self.shared_init(progress=progress)
-        study = make_study(self.search, self.cfg.seed, resume=resume)
-        names = self.family.param_names
-        if not study.trials:  # the uniform sampler first: a floor for the search's own objective
-            study.enqueue_trial(dict(zip(names, self.family.uniform_params())))
-        done = sum(t.state == optuna.trial.TrialState.COMPLETE for t in study.trials)
-        remaining = max(0, self.search.n_trials - done)
         low, high = self.family.low, self.family.high
-        bar = tqdm(total=self.search.n_trials, initial=done, disable=not progress, unit=" trials",
+        bar = tqdm(total=self.search.n_trials, disable=not progress, unit=" trials",
                    dynamic_ncols=True, leave=False)
 
         def objective(trial: Any) -> float:
@@ -208,22 +219,21 @@ class SwiftSearch:
                 trial.set_user_attr(key, value)
             return metrics["val_acc"]
 
-        def tick(study: Any, trial: Any) -> None:
-            bar.update(1)
-            bar.set_postfix(best=f"{study.best_value:.4f}")
+        def show(complete: int) -> None:
+            bar.update(min(complete, bar.total) - bar.n)
 
-        study.optimize(objective, n_trials=remaining, callbacks=[tick], catch=())
+        run_trials(study, objective, self.search.n_trials, on_change=show)
         bar.close()
         return self.write_outputs(study, time.perf_counter() - t_start)
 
     def write_outputs(self, study: Any, wall_s: float) -> dict[str, Any]:
         import optuna
 
-        complete = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
+        complete = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
         best = max(complete, key=lambda t: t.value)
         theta = [best.params[name] for name in self.family.param_names]
         trial_cost = sum(t.user_attrs.get("wall_s", 0.0) for t in complete)
-        uniform = complete[0].value if complete and complete[0].number == 0 else None
+        uniform = next((t.value for t in complete if t.user_attrs.get(UNIFORM_ATTR)), None)
         cfg = self.cfg
         provenance = {
             "dataset": cfg.data.dataset, "model": cfg.model.model, "noise": cfg.data.noise,
@@ -248,24 +258,10 @@ class SwiftSearch:
                  **t.params} for t in complete]
         write_json(self.out / "trials.json", {"search_algo": self.search.search_algo,
                                               "trials": rows})
-        _write_csv(self.out / "trials.csv", rows)
+        header = list(rows[0])
+        write_csv(self.out / "trials.csv", header, ([row[k] for k in header] for row in rows))
         return {"card": card, "trials": rows, "wall_s": wall_s, "best_value": best.value,
                 "uniform_value": uniform}
 
 
-def _write_csv(path: Path, rows: list[dict[str, Any]]) -> None:
-    import csv
-    import io
-
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=list(rows[0]) if rows else ["trial"])
-    writer.writeheader()
-    writer.writerows(rows)
-    write_atomic(path, lambda fh: fh.write(buffer.getvalue().encode()))
-
-
-def search_config_dict(search: SearchConfig) -> dict[str, Any]:
-    return {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(search).items()}
-
-
-__all__ = ["SEARCH_ALGOS", "SearchConfig", "SwiftSearch", "make_study", "search_config_dict"]
+__all__ = ["INIT_NAME", "SEARCH_ALGOS", "SearchConfig", "SwiftSearch"]
