@@ -49,6 +49,7 @@ from ..stats import SampleStats
 from ..tasks import Evaluation, Task, create_task
 from .checkpoint import CHECKPOINT_NAME, config_difference, load_checkpoint, save_checkpoint
 from .memory import build_if_it_fits
+from .threads import intra_op_threads
 
 EpochCallback = Callable[[dict[str, Any]], None]
 
@@ -195,7 +196,7 @@ class Trainer:
         self.checkpoint_path = Path(out_dir) / CHECKPOINT_NAME if out_dir is not None else None
         self.progress, self.callbacks = progress, list(callbacks)
         self._cuda = [device] if device.type == "cuda" else []
-        with torch.random.fork_rng(devices=self._cuda):
+        with torch.random.fork_rng(devices=self._cuda), intra_op_threads(cfg.threads):
             torch.manual_seed(derive_seed(cfg.seed, "torch"))
             model = build_if_it_fits(
                 lambda: self.task.build_model(cfg.model.model, self.data, cfg.model.width), device,
@@ -246,7 +247,7 @@ class Trainer:
     def train(self, until: float = 1.0) -> Trainer:
         """Train until the budget is spent, or until ``progress >= until`` at an epoch's end."""
         t_start = time.perf_counter()
-        with torch.random.fork_rng(devices=self._cuda):
+        with torch.random.fork_rng(devices=self._cuda), intra_op_threads(self.cfg.threads):
             self.state.set_rng_state(self._rng)
             _run_epochs(self.state, self.cfg, self.task, self.loaders, self.data.train_noisy,
                         self.schedule, self.augment, self.progress, self.callbacks,
@@ -258,11 +259,12 @@ class Trainer:
     def evaluation(self, split: str = "val") -> Evaluation:
         """The task's scores on ``val`` or ``test`` (e.g. verification accuracy on test pairs)."""
         batch_size = self.cfg.optim.eval_batch_size
-        if split == "val":
-            return self.task.evaluate(self.model, self.loaders.all_batches("val", batch_size))
-        if split == "test":
-            return self.task.test(self.model, self.data,
-                                  self.loaders.all_batches("test", batch_size))
+        with intra_op_threads(self.cfg.threads):
+            if split == "val":
+                return self.task.evaluate(self.model, self.loaders.all_batches("val", batch_size))
+            if split == "test":
+                return self.task.test(self.model, self.data,
+                                      self.loaders.all_batches("test", batch_size))
         raise ValueError(f"split must be val or test, got {split!r}")
 
     def evaluate(self, split: str = "val") -> tuple[float, float]:
@@ -576,7 +578,7 @@ def _result(cfg: RunConfig, run: RunState, data: PreparedData, budget: Budget,
         "history": run.history,
         "environment": {
             "device": str(device), "torch": torch.__version__, "python": platform.python_version(),
-            "platform": platform.platform(), "threads": torch.get_num_threads(),
+            "platform": platform.platform(), "threads": cfg.threads,
         },
     }
     for key, value in test.extra.items():

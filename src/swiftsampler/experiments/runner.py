@@ -5,7 +5,6 @@ from __future__ import annotations
 import concurrent.futures as cf
 import dataclasses
 import multiprocessing
-import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -14,12 +13,6 @@ from ..config import RunConfig, from_dict
 from ..errors import SwiftSamplerError
 from .grid import GridSpec
 from .store import ResultStore
-
-
-def _init_worker(threads: int) -> None:
-    import torch
-
-    torch.set_num_threads(threads)
 
 
 def train_one(config: dict[str, Any]) -> tuple[str, Any]:
@@ -92,10 +85,8 @@ def _execute(store: ResultStore, configs: dict[str, dict[str, Any]], jobs: int,
                 store.running(key)
                 _record(store, key, *train_one(config), bar)
         else:
-            threads = max(1, (os.cpu_count() or 1) // jobs)
             context = multiprocessing.get_context("spawn")
-            with cf.ProcessPoolExecutor(jobs, mp_context=context, initializer=_init_worker,
-                                        initargs=(threads,)) as pool:
+            with cf.ProcessPoolExecutor(jobs, mp_context=context) as pool:
                 futures = {}
                 for key, config in configs.items():
                     store.running(key)
