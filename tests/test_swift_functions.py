@@ -7,8 +7,7 @@ import pytest
 import torch
 
 from swiftsampler.errors import ConfigError
-from swiftsampler.stats import SampleStats
-from swiftsampler.swift import (
+from swiftsampler.samplers._swift import (
     CARD_SCHEMA,
     FEATURES,
     TRANSFORMS,
@@ -23,6 +22,7 @@ from swiftsampler.swift import (
     piecewise_linear,
     transformed_features,
 )
+from swiftsampler.stats import SampleStats
 
 NAN = float("nan")
 

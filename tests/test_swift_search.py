@@ -12,9 +12,9 @@ from swiftsampler.data import prepare_data
 from swiftsampler.engine import train
 from swiftsampler.errors import ConfigError
 from swiftsampler.samplers import EpochInfo, create_sampler
+from swiftsampler.samplers._swift import SamplerFamily
+from swiftsampler.search.runner import SearchConfig, SwiftSearch
 from swiftsampler.stats import SampleStats
-from swiftsampler.swift import SamplerFamily
-from swiftsampler.swift.search import SearchConfig, SwiftSearch
 
 
 def small(**changes):

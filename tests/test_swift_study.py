@@ -18,8 +18,8 @@ from optuna.trial import TrialState
 
 from swiftsampler.cli import main
 from swiftsampler.errors import ConfigError
-from swiftsampler.swift.search import SearchConfig, SwiftSearch
-from swiftsampler.swift.study import (
+from swiftsampler.search.runner import SearchConfig, SwiftSearch
+from swiftsampler.search.study import (
     UNIFORM_ATTR,
     WORKER_ATTR,
     HeartbeatJournalStorage,

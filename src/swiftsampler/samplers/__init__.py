@@ -23,14 +23,14 @@ from ._online_batch_selection import OnlineBatchSelectionSampler
 from ._ordered_sgd import OrderedSGDSampler
 from ._rs2 import RS2Sampler
 from ._selective_backprop import SelectiveBackpropSampler
-from ._swift import SwiftSampler
+from ._swift import SamplerCard, SamplerFamily, SwiftSampler, load_card
 from ._uis import UISSampler
 from ._uniform import UniformSampler
 
 __all__ = [
     "SAMPLERS", "BatchScores", "BatchSelector", "CSGDSampler", "EpochInfo", "EpochPlan",
     "InfoBatchSampler", "OnlineBatchSelectionSampler", "OrderedSGDSampler", "PSGDSampler",
-    "RS2Sampler", "Sampler", "Selection", "SelectiveBackpropSampler", "SwiftSampler", "UISSampler",
-    "UniformSampler", "create_sampler", "draw_with_replacement", "draw_without_replacement",
-    "list_samplers",
+    "RS2Sampler", "Sampler", "SamplerCard", "SamplerFamily", "Selection", "SelectiveBackpropSampler",
+    "SwiftSampler", "UISSampler", "UniformSampler", "create_sampler", "draw_with_replacement",
+    "draw_without_replacement", "list_samplers", "load_card",
 ]

@@ -33,7 +33,7 @@ from collections.abc import Callable
 import torch
 from torch import Tensor
 
-from ..registry import Registry
+from ...registry import Registry
 
 __all__ = ["TRANSFORMS", "TransformFn", "apply_transform", "cdf", "cgf", "none"]
 

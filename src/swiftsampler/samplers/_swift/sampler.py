@@ -6,11 +6,13 @@ from collections.abc import Sequence
 
 import torch
 
-from ..errors import ConfigError
-from ..stats import SampleStats
-from ._base import SAMPLERS, EpochInfo, EpochPlan, Sampler
-from ._checks import check_range
-from ._draw import draw_with_replacement
+from ...errors import ConfigError
+from ...stats import SampleStats
+from .._base import SAMPLERS, EpochInfo, EpochPlan, Sampler
+from .._checks import check_range
+from .._draw import draw_with_replacement
+from .card import SamplerCard, load_card, transformed_features
+from .family import SamplerFamily
 
 REFRESH = ("stats", "scoring-pass")
 DEFAULT_WARMUP = 0.2
@@ -46,8 +48,6 @@ class SwiftSampler(Sampler):
                  features: Sequence[str] = ("loss", "entropy"), transform: str = "cdf",
                  n_knots: int = 5, combine: str = "product", floor: float = 0.0,
                  warmup: float | None = None, refresh: str = "stats") -> None:
-        from ..swift import SamplerCard, SamplerFamily, load_card
-
         super().__init__(num_samples)
         if card is not None:
             if params is not None:
@@ -69,8 +69,6 @@ class SwiftSampler(Sampler):
 
     def probabilities(self, stats: SampleStats) -> torch.Tensor:
         """The sampling distribution over the training set given the current statistics. (N,)"""
-        from ..swift import transformed_features
-
         u = transformed_features(stats, self.card.features, self.card.transform)
         return self.family.probabilities(u, self.theta.to(u.device))
 

@@ -53,7 +53,7 @@ from ..errors import ConfigError
 from ..seeding import derive_seed
 
 if TYPE_CHECKING:
-    from .search import SearchConfig
+    from .runner import SearchConfig
 
 #: How many times a trial whose worker died is re-queued.
 MAX_RETRY = 3

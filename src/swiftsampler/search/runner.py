@@ -32,11 +32,9 @@ from ..engine import Trainer, load_checkpoint, save_checkpoint
 from ..engine.checkpoint import config_difference
 from ..errors import ConfigError
 from ..files import write_csv, write_json
-from ..samplers import SwiftSampler
-from .card import SamplerCard
-from .family import SamplerFamily
+from ..samplers import SamplerCard, SamplerFamily, SwiftSampler
+from ..samplers._swift import TRANSFORMS
 from .study import UNIFORM_ATTR, open_study, run_trials, study_settings
-from .transforms import TRANSFORMS
 
 SEARCH_ALGOS = ("gp", "tpe", "random")
 INNER_SCHEDULES = ("compressed", "continue")

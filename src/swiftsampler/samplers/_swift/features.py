@@ -23,8 +23,8 @@ from collections.abc import Callable, Sequence
 import torch
 from torch import Tensor
 
-from ..registry import Registry
-from ..stats import SampleStats
+from ...registry import Registry
+from ...stats import SampleStats
 
 __all__ = ["DEFAULT_FEATURES", "FEATURES", "FeatureFn", "extract_feature", "feature_matrix"]
 

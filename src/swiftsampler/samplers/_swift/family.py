@@ -35,7 +35,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from ..errors import ConfigError
+from ...errors import ConfigError
 from .features import DEFAULT_FEATURES, FEATURES
 
 __all__ = ["COMBINES", "SamplerFamily", "piecewise_linear"]

@@ -33,9 +33,9 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from ..errors import ConfigError
-from ..files import write_json
-from ..stats import SampleStats
+from ...errors import ConfigError
+from ...files import write_json
+from ...stats import SampleStats
 from .family import SamplerFamily
 from .features import FEATURES, feature_matrix
 from .transforms import TRANSFORMS, apply_transform
@@ -148,7 +148,7 @@ class SamplerCard:
                provenance: Mapping[str, Any] | None = None) -> SamplerCard:
         """A card for ``family`` with ``params``; ``provenance`` gains ``created`` (UTC, ISO 8601) and
         ``swiftsampler`` (the package version) unless it already has them."""
-        from .. import __version__
+        from ... import __version__
 
         prov = dict(provenance or {})
         prov.setdefault("created", datetime.now(timezone.utc).isoformat(timespec="seconds"))
