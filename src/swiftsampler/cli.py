@@ -363,7 +363,8 @@ def build_parser() -> argparse.ArgumentParser:
                           ("augments", "none,standard+ricap"), ("noises", "0,0.4"),
                           ("models", "cnn1d"), ("seeds", "0,1,2")):
         compare.add_argument(f"--{axis}", metavar="A,B", help=f"comma-separated, e.g. {example}")
-    compare.add_argument("--jobs", type=int, default=1, help="runs at a time (default: 1)")
+    compare.add_argument("--jobs", type=int, default=1,
+                         help="runs at a time, each in its own worker process when N > 1 (default: 1)")
     compare.add_argument("--search-trials", type=int, default=30,
                          help="trials of the sampler search behind each swift cell (default: 30)")
     compare.add_argument("--progress", choices=("auto", "on", "off"), default="auto")
