@@ -117,21 +117,21 @@ def _execute(store: ResultStore, configs: dict[str, dict[str, Any]], jobs: int,
 
     try:
         if jobs <= 1:
-            _train_here(store, list(configs), configs, record)
+            _train_here(store, configs, record)
         else:
-            _train_in_workers(store, list(configs), configs, jobs, record)
+            _train_in_workers(store, configs, jobs, record)
     finally:
         bar.close()
 
 
-def _train_here(store: ResultStore, keys: list[str], configs: dict[str, dict[str, Any]],
-                record: Record) -> None:
-    while (key := store.claim(keys)) is not None:
+def _train_here(store: ResultStore, configs: dict[str, dict[str, Any]], record: Record) -> None:
+    while (key := store.claim(list(configs))) is not None:
         record(key, *train_one(configs[key]))
 
 
-def _train_in_workers(store: ResultStore, keys: list[str], configs: dict[str, dict[str, Any]],
-                      jobs: int, record: Record) -> None:
+def _train_in_workers(store: ResultStore, configs: dict[str, dict[str, Any]], jobs: int,
+                      record: Record) -> None:
+    keys = list(configs)
     with WorkerPool(jobs) as pool:
         while True:
             while pool.has_room() and (key := store.claim(keys)) is not None:
@@ -172,7 +172,7 @@ def _die_with_parent(parent_pid: int) -> None:
         os._exit(1)
 
 
-def death_reason(exitcode: int | None) -> str:
+def _death_reason(exitcode: int | None) -> str:
     """One line on why a worker process ended without an answer, from its exit code."""
     if exitcode is not None and exitcode < 0:
         name = signal.Signals(-exitcode).name
@@ -264,7 +264,7 @@ class WorkerPool:
             assert key is not None
             if answer is None:  # died without an answer: this run failed, the others go on
                 worker.process.join()
-                out.append((key, "failed", death_reason(worker.process.exitcode)))
+                out.append((key, "failed", _death_reason(worker.process.exitcode)))
                 worker.key = None
                 self.workers.remove(worker)
                 worker.join()
