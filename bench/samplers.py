@@ -21,8 +21,6 @@ import statistics
 import sys
 from pathlib import Path
 
-import torch
-
 from swiftsampler.config import RunConfig
 from swiftsampler.data import prepare_data
 from swiftsampler.engine import train
@@ -97,7 +95,7 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=20)
     parser.add_argument("--out", type=Path, default=ROOT / "bench/results/runs",
                         help="folder of per-run JSON files")
-    parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch default)")
+    parser.add_argument("--threads", type=int, default=1, help="torch intra-op threads per run (default: 1)")
     parser.add_argument("--doc", type=Path, default=ROOT / "docs/samplers.md")
     parser.add_argument("--marker", default="samplers-table")
     args = parser.parse_args()
@@ -105,11 +103,10 @@ def main() -> None:
     augments = args.augments.split(",")
     budgets = [float(b) for b in args.budgets.split(",")]
     seeds = [int(s) for s in args.seeds.split(",")]
-    if args.threads:
-        torch.set_num_threads(args.threads)
     args.out.mkdir(parents=True, exist_ok=True)
     for seed in seeds:
-        base = RunConfig().replace(dataset="mnist1d", model="cnn1d", epochs=args.epochs, seed=seed)
+        base = RunConfig().replace(dataset="mnist1d", model="cnn1d", epochs=args.epochs, seed=seed,
+                                   threads=args.threads)
         data = None
         for budget in budgets:
             for sampler, augment in itertools.product(samplers, augments):
@@ -126,7 +123,7 @@ def main() -> None:
                         "epochs": result["epochs"], "wall_s": result["wall_s"],
                         "backward_samples": result["cost"]["backward_samples"],
                         "forward_samples": result["cost"]["forward_samples"],
-                        "threads": torch.get_num_threads(),
+                        "threads": result["environment"]["threads"],
                         "device": result["environment"]["device"],
                     }
                     write_json(args.out / f"{key}.json", summary)

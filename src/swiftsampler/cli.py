@@ -204,12 +204,21 @@ def _compare_and_report(grid: Any, out: Path, jobs: int, progress: bool, search_
     counts = run_comparison(grid, out, jobs=jobs, progress=progress, search_trials=search_trials)
     paths = write_report(out)
     print(_report_tables(paths["markdown"]))
-    print(f"runs: {counts.get('done', 0)} done, {counts.get('failed', 0)} failed "
-          f"(re-run the same command to retry)" if counts.get("failed") else
-          f"runs: {counts.get('done', 0)} done")
+    print(_counts_line(counts, out))
     for name, path in paths.items():
         print(f"  {name:<9} {path}")
     return 0 if not counts.get("failed") else 1
+
+
+def _counts_line(counts: dict[str, int], out: Path) -> str:
+    """``runs: 6 done, 1 failed (...), 2 running in another comparison (...)``."""
+    parts = [f"{counts.get('done', 0)} done"]
+    if counts.get("failed"):
+        parts.append(f"{counts['failed']} failed (re-run the same command to retry)")
+    if counts.get("running"):
+        parts.append(f"{counts['running']} running in another comparison on {out} (it writes the "
+                     f"full report when it finishes)")
+    return "runs: " + ", ".join(parts)
 
 
 def _report_tables(report: Path) -> str:
@@ -355,7 +364,8 @@ def build_parser() -> argparse.ArgumentParser:
                           ("augments", "none,standard+ricap"), ("noises", "0,0.4"),
                           ("models", "cnn1d"), ("seeds", "0,1,2")):
         compare.add_argument(f"--{axis}", metavar="A,B", help=f"comma-separated, e.g. {example}")
-    compare.add_argument("--jobs", type=int, default=1, help="runs at a time (default: 1)")
+    compare.add_argument("--jobs", type=int, default=1,
+                         help="runs at a time, each in its own worker process when N > 1 (default: 1)")
     compare.add_argument("--search-trials", type=int, default=30,
                          help="trials of the sampler search behind each swift cell (default: 30)")
     compare.add_argument("--progress", choices=("auto", "on", "off"), default="auto")

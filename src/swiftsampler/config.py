@@ -233,18 +233,19 @@ class RunConfig:
     seed: int = opt(0, "seed of model init, data order and sampling", metavar="K")
     device: str = opt("auto", "device: auto (cuda if available), cpu, cuda, cuda:1, ...")
     checkpoint_every: int = opt(0, "save a checkpoint every K epochs (0: never)", metavar="K")
-    threads: int = opt(1, "CPU threads of the run's tensor operations; the numbers a run computes "
-                          "depend on it, so it is part of the config (more threads: faster on a "
-                          "big CPU)", metavar="N")
+    threads: int = opt(
+        1, "intra-op CPU threads torch uses while the run builds, trains and evaluates (set "
+        "process-wide for that time, then restored); the numerics depend on it, so it is part of "
+        "the config: the same value gives the same result in train, compare at any --jobs and "
+        "search", metavar="N")
 
     def __post_init__(self) -> None:
         _check(isinstance(self.seed, int) and self.seed >= 0, "seed",
                f"must be a non-negative integer, got {self.seed!r}")
+        _check(isinstance(self.threads, int) and not isinstance(self.threads, bool)
+               and self.threads > 0, "threads", f"must be a positive integer, got {self.threads!r}")
         _check(isinstance(self.checkpoint_every, int) and self.checkpoint_every >= 0,
                "checkpoint_every", f"must be a non-negative integer, got {self.checkpoint_every!r}")
-        _check(isinstance(self.threads, int) and not isinstance(self.threads, bool)
-               and 1 <= self.threads <= 1024, "threads",
-               f"must be an integer in [1, 1024], got {self.threads!r}")
 
     @property
     def data_seed(self) -> int:

@@ -16,7 +16,8 @@
 The loop never synchronises with the device except at the end of an epoch (logging point).
 Determinism: every random stream is a ``torch.Generator`` derived from ``cfg.seed``; model
 initialisation and any stochastic layer run under a forked global RNG, so the caller's global random
-state is the same after ``train`` as before it.
+state is the same after ``train`` as before it. The intra-op thread count, which decides the order of
+floating-point sums, is ``cfg.threads`` whatever process launches the run.
 """
 
 from __future__ import annotations
@@ -162,7 +163,9 @@ class Trainer:
     boundary where the budget progress reaches ``p``, so a run can be paused, saved with
     :meth:`state_dict` and continued, possibly with another sampler (what the Swift Sampler search
     does from its shared initialisation). The global RNG is never touched: the run keeps its own
-    torch RNG state and swaps it in only while it creates the model or trains.
+    torch RNG state and swaps it in only while it creates the model or trains. Likewise torch's
+    intra-op thread count is ``cfg.threads`` while the run prepares data, builds, trains and evaluates,
+    and the caller's count is restored after each (process-wide meanwhile; see :mod:`.threads`).
 
     Args:
         cfg: the resolved run configuration.
@@ -181,7 +184,8 @@ class Trainer:
         self.device = device = resolve_device(cfg.device)
         self.schedule = LRSchedule(cfg.optim.lr, cfg.optim.schedule, cfg.optim.warmup,
                                    tuple(cfg.optim.milestones), cfg.optim.gamma)
-        self.data = (data if data is not None else prepare_data(cfg.data, cfg.data_seed)).to(device)
+        with intra_op_threads(cfg.threads):
+            self.data = (data if data is not None else prepare_data(cfg.data, cfg.data_seed)).to(device)
         self.data_s = time.perf_counter() - t_start
         n_train = self.data.train_y.shape[0]
         self.budget = Budget(cfg.budget.budget, cfg.budget.epochs, n_train, cfg.budget.budget_unit,
@@ -196,7 +200,7 @@ class Trainer:
         self.checkpoint_path = Path(out_dir) / CHECKPOINT_NAME if out_dir is not None else None
         self.progress, self.callbacks = progress, list(callbacks)
         self._cuda = [device] if device.type == "cuda" else []
-        with torch.random.fork_rng(devices=self._cuda), intra_op_threads(cfg.threads):
+        with intra_op_threads(cfg.threads), torch.random.fork_rng(devices=self._cuda):
             torch.manual_seed(derive_seed(cfg.seed, "torch"))
             model = build_if_it_fits(
                 lambda: self.task.build_model(cfg.model.model, self.data, cfg.model.width), device,
@@ -247,7 +251,7 @@ class Trainer:
     def train(self, until: float = 1.0) -> Trainer:
         """Train until the budget is spent, or until ``progress >= until`` at an epoch's end."""
         t_start = time.perf_counter()
-        with torch.random.fork_rng(devices=self._cuda), intra_op_threads(self.cfg.threads):
+        with intra_op_threads(self.cfg.threads), torch.random.fork_rng(devices=self._cuda):
             self.state.set_rng_state(self._rng)
             _run_epochs(self.state, self.cfg, self.task, self.loaders, self.data.train_noisy,
                         self.schedule, self.augment, self.progress, self.callbacks,
@@ -259,13 +263,13 @@ class Trainer:
     def evaluation(self, split: str = "val") -> Evaluation:
         """The task's scores on ``val`` or ``test`` (e.g. verification accuracy on test pairs)."""
         batch_size = self.cfg.optim.eval_batch_size
+        if split not in ("val", "test"):
+            raise ValueError(f"split must be val or test, got {split!r}")
         with intra_op_threads(self.cfg.threads):
             if split == "val":
                 return self.task.evaluate(self.model, self.loaders.all_batches("val", batch_size))
-            if split == "test":
-                return self.task.test(self.model, self.data,
-                                      self.loaders.all_batches("test", batch_size))
-        raise ValueError(f"split must be val or test, got {split!r}")
+            return self.task.test(self.model, self.data,
+                                  self.loaders.all_batches("test", batch_size))
 
     def evaluate(self, split: str = "val") -> tuple[float, float]:
         """``(loss, accuracy)`` on ``val`` or ``test``."""
@@ -278,8 +282,9 @@ class Trainer:
         test = self.evaluation("test")
         test_s = time.perf_counter() - t_test
         self.wall_s += test_s
-        return _result(self.cfg, self.state, self.data, self.budget, self.device, test,
-                       wall_s=self.wall_s, data_s=self.data_s, test_s=test_s)
+        with intra_op_threads(self.cfg.threads):  # environment.threads: the count the run used
+            return _result(self.cfg, self.state, self.data, self.budget, self.device, test,
+                           wall_s=self.wall_s, data_s=self.data_s, test_s=test_s)
 
 
 def train(cfg: RunConfig, *, out_dir: str | Path | None = None, resume: bool = False,

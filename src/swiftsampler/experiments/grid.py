@@ -31,6 +31,14 @@ class GridSpec:
                 raise ConfigError(f"--{axis}: give at least one value")
             if len(set(values)) != len(values):
                 raise ConfigError(f"--{axis}: repeated value in {list(values)}")
+            seen: dict[str, Any] = {}
+            for value in values:  # distinct values that one run key cannot tell apart
+                label = axis_label(axis, value)
+                if label in seen:
+                    raise ConfigError(f"--{axis}: {seen[label]!r} and {value!r} give the same run "
+                                      f"key ({label}); give values that differ in their first six "
+                                      f"significant digits")
+                seen[label] = value
 
     def runs(self) -> list[tuple[str, dict[str, Any], RunConfig]]:
         """Every run as ``(key, spec, config)``; configs are validated here (bad values fail early)."""
@@ -53,10 +61,21 @@ class GridSpec:
         return GridSpec(**{**values, **changes})
 
 
+#: The axis of each field of a run's spec.
+SPEC_AXES = {"model": "models", "noise": "noises", "augment": "augments", "sampler": "samplers",
+             "budget": "budgets", "seed": "seeds"}
+
+
+def axis_label(axis: str, value: Any) -> str:
+    """How a value of ``axis`` is written in a run key: numbers with ``:g`` (six significant digits)."""
+    return f"{value:g}" if axis in ("noises", "budgets") else str(value)
+
+
 def run_key(spec: dict[str, Any]) -> str:
     """A readable, canonical id of one run."""
-    return (f"{spec['model']}|noise={spec['noise']:g}|augment={spec['augment']}|"
-            f"{spec['sampler']}|budget={spec['budget']:g}|seed={spec['seed']}")
+    label = {name: axis_label(axis, spec[name]) for name, axis in SPEC_AXES.items()}
+    return (f"{label['model']}|noise={label['noise']}|augment={label['augment']}|"
+            f"{label['sampler']}|budget={label['budget']}|seed={label['seed']}")
 
 
 def parse_axis(axis: str, text: str | list[Any]) -> tuple[Any, ...]:
