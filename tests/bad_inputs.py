@@ -106,8 +106,21 @@ def _idx_dir(damage: str) -> Callable[[Path], None]:
     return make
 
 
+def _marker_init(tmp: Path) -> None:
+    """A shared initialisation ``{tmp}/s/init.pt`` whose pickle would create the marker."""
+    _marker_checkpoint("s/init.pt")(tmp)
+
+
 def _train(*args: str) -> tuple[str, ...]:
     return ("train", *TINY, "--out", "{tmp}/run", *args)
+
+
+def _search(*args: str) -> tuple[str, ...]:
+    return ("search", *TINY, "--n-trials", "2", "--out", "{tmp}/s", *args)
+
+
+def _compare(*args: str) -> tuple[str, ...]:
+    return ("compare", *TINY, "--out", "{tmp}/c", *args)
 
 
 CASES: list[Case] = [
@@ -239,6 +252,63 @@ CASES: list[Case] = [
          _train("--sampler", "swift", "--sampler-card", "{tmp}/card.json"),
          "expected 2 sampler parameters (1 features x 2 knots), got 1",
          _card(params=[1.0])),
+    # ------------------------------------------------------------------ search
+    Case("no trials", _search("--n-trials", "0"), "--n-trials: must be a positive integer, got 0"),
+    Case("no inner epochs", _search("--inner-epochs", "0"), "--inner-epochs: must be positive"),
+    Case("shared initialisation of the whole budget", _search("--init-fraction", "1"),
+         "--init-fraction: must be in (0, 1), got 1.0"),
+    Case("unknown transform", _search("--transform", "rank"), "unknown transform 'rank'"),
+    Case("unknown feature", _search("--features", "loss,novelty"), "unknown feature 'novelty'"),
+    Case("one knot", _search("--n-knots", "1"), "--n-knots: must be an integer >= 2, got 1"),
+    Case("unknown way to combine features", _search("--combine", "max"),
+         "--combine: must be one of product, sum, got 'max'"),
+    Case("probability floor of 2", _search("--floor", "2"), "--floor: must be in [0, 1), got 2.0"),
+    Case("unknown search algorithm", _search("--search-algo", "cma"), "invalid choice: 'cma'"),
+    Case("no validation split to score on", _search("--val-ratio", "0"), "--val-ratio must be > 0"),
+    Case("no heartbeat", _search("--heartbeat", "0"), "--heartbeat: must be a positive number"),
+    Case("--resume without --storage", _search("--resume"), "--resume: needs --storage"),
+    Case("journal file in a missing directory", _search("--storage", "{tmp}/none/study.log"),
+         "--storage: the directory of the journal file '{tmp}/none/study.log' does not exist"),
+    Case("SQLite database in a missing directory", _search("--storage", "sqlite:///{tmp}/none/s.db"),
+         "--storage: the directory of the database '{tmp}/none/s.db' does not exist"),
+    Case("unknown database dialect", _search("--storage", "mysql2://host/db"),
+         "--storage 'mysql2://host/db': NoSuchModuleError"),
+    Case("storage that is a directory", _search("--storage", "{tmp}"), "is a directory"),
+    Case("storage file that is not a journal", _search("--storage", "{tmp}/notes.txt"), "journal",
+         _file("notes.txt", "dear diary\n")),
+    Case("shared initialisation that would run code", _search(), "is refused as unsafe or corrupt",
+         _marker_init),
+    Case("shared initialisation that is corrupt", _search(), "delete it to recompute it",
+         _file("s/init.pt", b"PK\x03\x04broken")),
+    Case("search --out that is a file", ("search", *TINY, "--out", "{tmp}/f"),
+         "--out: {tmp}/f is a file", _file("f")),
+    # ------------------------------------------------------------------ compare, report, demo
+    Case("budgets that give the same run", _compare("--budgets", "0.3,0.3000001"),
+         "--budgets: 0.3 and 0.3000001 give the same run key (0.3)"),
+    Case("budget list that is not numbers", _compare("--budgets", "0.3,x"),
+         "--budgets: cannot read '0.3,x'"),
+    Case("unknown sampler in a grid", _compare("--samplers", "uniform,bogus"), "unknown sampler 'bogus'"),
+    Case("unknown model in a grid", _compare("--models", "mlp,bogus"), "unknown model 'bogus'"),
+    Case("noise level out of range in a grid", _compare("--noises", "0,1.5"),
+         "--noise: must be in [0, 1), got 1.5"),
+    Case("seeds that are not integers", _compare("--seeds", "a"), "--seeds: cannot read 'a'"),
+    Case("the same seed twice", _compare("--seeds", "0,0"), "--seeds: repeated value in [0, 0]"),
+    Case("no parallel jobs", _compare("--jobs", "0"), "--jobs: must be >= 1, got 0"),
+    Case("no search trials for swift cells", _compare("--search-trials", "0"),
+         "--search-trials: must be >= 1, got 0"),
+    Case("unknown preset", _compare("--preset", "huge"), "invalid choice: 'huge'"),
+    Case("grid file with an unknown axis", _compare("--config", "{tmp}/g.toml"),
+         "unknown grid setting 'samplerz' in [grid]", _file("g.toml", '[grid]\nsamplerz = ["uniform"]\n')),
+    Case("results store that is not a database", _compare(), "is not a results database",
+         _file("c/results.db", "not sqlite")),
+    Case("report of a folder without results", ("report", "{tmp}"),
+         "{tmp} holds no results.db (made by `swiftsampler compare --out DIR`)"),
+    Case("report of a store that is not a database", ("report", "{tmp}"),
+         "not a readable SQLite results database", _file("results.db", "not sqlite")),
+    Case("demo with no parallel jobs", ("demo", "--jobs", "0", "--out", "{tmp}/d"),
+         "--jobs: must be >= 1, got 0"),
+    Case("demo --out that is a file", ("demo", "--out", "{tmp}/f"), "--out: {tmp}/f is a file",
+         _file("f")),
 ]
 
 
@@ -286,8 +356,11 @@ def shown_args(case: Case) -> str:
     args = list(case.argv[1:])
     if args[:len(TINY)] == list(TINY):
         args = args[len(TINY):]
+    if args[:2] == ["--n-trials", "2"]:
+        args = args[2:]
     for i in range(len(args) - 1):
-        if args[i:i + 2] == ["--out", "{tmp}/run"]:
+        usual = args[i:i + 2] in (["--out", "{tmp}/run"], ["--out", "{tmp}/s"], ["--out", "{tmp}/c"])
+        if usual and len(args) > 2:  # keep it when it is all there is to show
             del args[i:i + 2]
             break
     return " ".join(args).replace("{tmp}", "DIR")

@@ -198,6 +198,8 @@ def _compare_and_report(grid: Any, out: Path, jobs: int, progress: bool, search_
 
     if jobs < 1:
         raise ConfigError(f"--jobs: must be >= 1, got {jobs}")
+    if search_trials < 1:
+        raise ConfigError(f"--search-trials: must be >= 1, got {search_trials}")
     runs = len(grid.runs())
     axes = " x ".join(f"{len(getattr(grid, a))} {a}" for a in AXES)
     print(f"swiftsampler compare: {runs} runs ({axes}) into {out}, {jobs} at a time", flush=True)

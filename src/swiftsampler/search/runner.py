@@ -77,7 +77,14 @@ class SearchConfig:
         if not 0 < self.init_fraction < 1:
             raise ConfigError(f"--init-fraction: must be in (0, 1), got {self.init_fraction!r}")
         TRANSFORMS.get(self.transform)
-        self.family()  # validates features, knots, combine, floor
+        try:
+            self.family()  # validates features, knots, combine, floor
+        except ConfigError as exc:  # the family names its parameters; the CLI names its flags
+            message = str(exc)
+            name = next((n for n in ("n_knots", "combine", "floor") if message.startswith(n)), None)
+            if name is None:
+                raise
+            raise ConfigError(f"--{name.replace('_', '-')}: {message[len(name):].strip()}") from None
 
     def family(self) -> SamplerFamily:
         return SamplerFamily(features=tuple(self.features), n_knots=self.n_knots,
