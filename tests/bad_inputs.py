@@ -58,10 +58,13 @@ def _file(name: str, content: str | bytes = "x") -> Callable[[Path], None]:
 
 def _marker_checkpoint(name: str) -> Callable[[Path], None]:
     def make(tmp: Path) -> None:
+        from swiftsampler.engine.checkpoint import CHECKPOINT_VERSION
+
         path = tmp / name
         path.parent.mkdir(parents=True, exist_ok=True)
         with open(path, "wb") as fh:
-            pickle.dump({"version": 1, "config": {}, "state": {"x": _Marker(tmp / "marker")}}, fh)
+            pickle.dump({"version": CHECKPOINT_VERSION, "config": {},
+                         "state": {"x": _Marker(tmp / "marker")}}, fh)
     return make
 
 

@@ -5,11 +5,12 @@ import pytest
 import torch
 
 from swiftsampler.augment import AugmentContext, Compose, Mixed, create_augmentation, list_augmentations
+from swiftsampler.budget import Budget
 from swiftsampler.config import RunConfig
 from swiftsampler.engine import train
-from swiftsampler.engine.train import record_mixed
 from swiftsampler.errors import ConfigError
-from swiftsampler.stats import SampleStats
+from swiftsampler.samplers import create_sampler
+from swiftsampler.sampling import SamplingCore
 from swiftsampler.tasks import Task
 
 IMAGE = AugmentContext("image", torch.zeros(3), torch.ones(3))
@@ -147,8 +148,9 @@ def test_credit_reaches_the_source_indices():
     parts = Task().part_losses(logits, targets, mixed)
     ce = torch.nn.functional.cross_entropy
     assert parts[1, 1].item() == pytest.approx(ce(logits[1:2], targets[2:3]).item(), rel=1e-6)
-    stats = SampleStats(20)
-    record_mixed(stats, indices, logits, targets, parts, mixed, step=0)
+    core = SamplingCore(create_sampler("uniform", 20), Budget(1.0, 1, 20), batch_size=4, seed=0)
+    core.record(indices, logits, targets, parts, mixed.sources, mixed.weights)
+    stats = core.stats
     assert torch.allclose(stats.seen[10:14], torch.tensor([0.7 + 0.1, 0.3 + 0.6, 0.4 + 0.5,
                                                            0.5 + 0.9]))
     assert stats.seen.sum().item() == pytest.approx(4.0)

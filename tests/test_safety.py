@@ -10,7 +10,12 @@ import torch
 from swiftsampler.cli import main
 from swiftsampler.config import RunConfig
 from swiftsampler.engine import Trainer, train
-from swiftsampler.engine.checkpoint import CHECKPOINT_NAME, load_checkpoint, save_checkpoint
+from swiftsampler.engine.checkpoint import (
+    CHECKPOINT_NAME,
+    CHECKPOINT_VERSION,
+    load_checkpoint,
+    save_checkpoint,
+)
 from swiftsampler.errors import ConfigError
 from swiftsampler.files import check_output_dir, write_json
 
@@ -36,7 +41,7 @@ class _Marker:
 @pytest.mark.parametrize("writer", ["torch.save", "pickle"])
 def test_a_checkpoint_that_would_run_code_is_refused_and_runs_nothing(tmp_path, capsys, writer):
     marker = tmp_path / "marker"
-    payload = {"version": 1, "config": {}, "state": {"evil": _Marker(marker)}}
+    payload = {"version": CHECKPOINT_VERSION, "config": {}, "state": {"evil": _Marker(marker)}}
     out = tmp_path / "run"
     out.mkdir()
     with open(out / CHECKPOINT_NAME, "wb") as fh:

@@ -24,16 +24,28 @@ def test_every_sampler_trains_and_is_charged(name):
     # The budget is spent, overshooting by less than one batch.
     assert budget_samples <= cost["backward_samples"] < budget_samples + 32
     assert result["test_acc"] > 0.75, result["test_acc"]
-    if SAMPLERS.get(name).factory.needs_scores:
-        assert cost["forward_samples"] > cost["backward_samples"]
-    else:
-        assert cost["forward_samples"] == cost["backward_samples"]
+    scored = sum(epoch["scored"] for epoch in result["history"])
+    assert cost["forward_samples"] == cost["backward_samples"] + scored  # every forward charged
+    if SAMPLERS.get(name).factory.needs_scores and name != "uis":  # uis: see the next test
+        assert scored > 0
+    elif name != "uis":
+        assert scored == 0
 
 
-@pytest.mark.parametrize("name", ["selective-backprop", "uis"])
-def test_scoring_passes_are_charged_in_compute_units(name):
-    backward = train(config(name))
-    compute = train(config(name, budget_unit="compute"))
+def test_uis_scores_only_once_its_gate_is_open():
+    closed = train(config("uis"))  # tau stays below its threshold on this easy task
+    assert [epoch["scored"] for epoch in closed["history"]] == [0] * closed["epochs"]
+    assert closed["cost"]["forward_samples"] == closed["cost"]["backward_samples"]
+    opened = train(config("uis", sampler_params={"tau_th": 0.0}))  # on once tau > 0
+    scored = [epoch["scored"] for epoch in opened["history"]]
+    assert scored[0] == 0 and all(s > 0 for s in scored[1:]), scored  # epoch 0 estimates tau
+    assert opened["cost"]["forward_samples"] > opened["cost"]["backward_samples"]
+
+
+@pytest.mark.parametrize("name, params", [("selective-backprop", {}), ("uis", {"tau_th": 0.0})])
+def test_scoring_passes_are_charged_in_compute_units(name, params):
+    backward = train(config(name, sampler_params=params))
+    compute = train(config(name, budget_unit="compute", sampler_params=params))
     c = compute["cost"]
     assert c["budget_units_spent"] == c["forward_samples"] + 2 * c["backward_samples"]
     # Paying for the scoring passes leaves fewer back-propagated samples.

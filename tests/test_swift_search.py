@@ -10,6 +10,7 @@ from swiftsampler.cli import main
 from swiftsampler.config import RunConfig
 from swiftsampler.data import prepare_data
 from swiftsampler.engine import train
+from swiftsampler.engine.checkpoint import CHECKPOINT_VERSION
 from swiftsampler.errors import ConfigError
 from swiftsampler.samplers import EpochInfo, create_sampler
 from swiftsampler.samplers._swift import SamplerFamily
@@ -143,14 +144,14 @@ class _Marker:
 
 def _init_files(tmp_path):
     cfg = small(epochs=2).replace(sampler="uniform", sampler_params={}, sampler_card=None)
-    marker = tmp_path / "MARKER"
+    marker, V = tmp_path / "MARKER", CHECKPOINT_VERSION
     return marker, {
-        "runs code": lambda p: torch.save({"version": 1, "config": cfg.to_dict(), "init_fraction": 0.2,
+        "runs code": lambda p: torch.save({"version": V, "config": cfg.to_dict(), "init_fraction": 0.2,
                                            "state": _Marker(marker), "cost": {}}, p),
-        "truncated": lambda p: (torch.save({"version": 1, "state": {"w": torch.ones(64)}}, p),
+        "truncated": lambda p: (torch.save({"version": V, "state": {"w": torch.ones(64)}}, p),
                                 p.write_bytes(p.read_bytes()[:200])),
-        "lacks parts": lambda p: torch.save({"version": 1, "config": cfg.to_dict()}, p),
-        "no training state": lambda p: torch.save({"version": 1, "config": cfg.to_dict(),
+        "lacks parts": lambda p: torch.save({"version": V, "config": cfg.to_dict()}, p),
+        "no training state": lambda p: torch.save({"version": V, "config": cfg.to_dict(),
                                                    "init_fraction": 0.2, "cost": {},
                                                    "state": {"model": {}}}, p),
     }
@@ -181,7 +182,7 @@ def test_an_unsafe_or_broken_init_pt_is_refused_in_one_line(tmp_path, capsys, ki
 def test_init_pt_holds_only_tensors_and_plain_values_and_is_reused(searched):
     cfg, search, out, runner, outcome = searched
     saved = torch.load(out / "init.pt", weights_only=True)  # no pickled objects at all
-    assert saved["version"] == 1 and saved["init_fraction"] == search.init_fraction
+    assert saved["version"] == CHECKPOINT_VERSION and saved["init_fraction"] == search.init_fraction
     other = SwiftSearch(cfg, search, out, data=runner.data)
     state = other.shared_init()
     assert other.init_cost == runner.init_cost  # loaded, not trained again

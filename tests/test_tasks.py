@@ -237,8 +237,9 @@ def test_trainer_exposes_the_task_scores(image_dir):
                               dataset_params={"image_size": 12}, model="cnn2d", width=4, epochs=1,
                               workers=0)
     trainer = Trainer(cfg).train()
-    scores = trainer.evaluation("test")
-    assert (scores.loss, scores.acc) == trainer.evaluate("test")
+    scores = trainer.evaluate("test")
+    result = trainer.result()
+    assert (scores.loss, scores.acc) == (result["test_loss"], result["test_acc"])
 
 
 def test_list_verbose_shows_dataset_parameters(capsys):

@@ -1,8 +1,8 @@
 """The training engine: :func:`train` runs one budgeted training job from a :class:`RunConfig`."""
 
 from .checkpoint import CHECKPOINT_NAME, load_checkpoint, save_checkpoint
-from .evaluate import evaluate
-from .train import RunState, Trainer, resolve_device, train
+from .result import build_result, usage_summary
+from .train import Trainer, resolve_device, train
 
-__all__ = ["CHECKPOINT_NAME", "RunState", "evaluate", "load_checkpoint", "resolve_device",
-           "save_checkpoint", "Trainer", "train"]
+__all__ = ["CHECKPOINT_NAME", "Trainer", "build_result", "load_checkpoint", "resolve_device",
+           "save_checkpoint", "train", "usage_summary"]

@@ -20,7 +20,7 @@ from ..errors import ConfigError
 from ..files import write_atomic
 
 CHECKPOINT_NAME = "checkpoint.pt"
-CHECKPOINT_VERSION = 1
+CHECKPOINT_VERSION = 2  # 2: the sampling state under "core"
 
 
 def save_checkpoint(path: str | Path, state: dict[str, Any], *, overwrite: bool = True) -> Path:

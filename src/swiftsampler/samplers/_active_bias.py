@@ -8,7 +8,7 @@ import torch
 from torch import Tensor
 
 from ..stats import SampleStats
-from ._base import SAMPLERS, EpochInfo, EpochPlan, Sampler
+from ._base import SAMPLERS, EpochInfo, EpochPlan, Sampler, uniform_plan
 from ._checks import check_int, check_range
 from ._draw import draw_without_replacement
 
@@ -50,7 +50,7 @@ class _ActiveBiasSampler(Sampler):
     def plan_epoch(self, stats: SampleStats, generator: torch.Generator,
                    info: EpochInfo) -> EpochPlan:
         if info.epoch < self.warmup_epochs or not bool(stats.seen_mask.any()):
-            return super().plan_epoch(stats, generator, info)  # uniform until something is seen
+            return uniform_plan(self.num_samples, generator, info.n_samples)  # nothing seen yet
         p = self.probabilities(stats).to(generator.device)
         chosen = draw_without_replacement(p, info.n_samples, generator)
         return EpochPlan(chosen[torch.randperm(chosen.numel(), generator=generator,

@@ -20,6 +20,7 @@ implement ``select``. Every sampler keeps its mutable state in plain tensors/num
 
 from __future__ import annotations
 
+import abc
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -93,12 +94,29 @@ class Selection:
     weights: Tensor | None = None
 
 
-class Sampler:
-    """Base class of all samplers: a uniform random permutation with no state.
+def uniform_plan(num_samples: int, generator: torch.Generator, n: int) -> EpochPlan:
+    """``n`` distinct indices of ``range(num_samples)`` in uniformly random order (the first ``n`` of
+    a random permutation): uniform sampling's epoch, and every sampler's warm-up."""
+    perm = torch.randperm(num_samples, generator=generator, device=generator.device)
+    return EpochPlan(perm[:n])
 
-    Subclasses override :meth:`plan_epoch` and, for batch-then-sample methods, set
-    ``needs_scores = True`` and override :meth:`select`. Constructors take ``num_samples`` (the
-    training-set size N) first, then keyword-only parameters, validated eagerly.
+
+class Sampler(abc.ABC):
+    """Base of all samplers: one required hook, :meth:`plan_epoch`; the rest are optional.
+
+    * :meth:`plan_epoch` — which indices this epoch, in which order, with which loss weights.
+    * Batch-then-sample methods set ``needs_scores = True`` (or derive from :class:`BatchSelector`)
+      and implement :meth:`select`; :meth:`candidate_batch_size` sets how many candidates are
+      scored per training batch, :meth:`selects` may switch selection off for an epoch (the batch is
+      then trained as it is and shown to :meth:`observe`).
+    * :meth:`wants_scoring_pass` asks for a charged forward pass over the training set before an
+      epoch (fresh statistics for every sample).
+    * :meth:`state_dict` / :meth:`load_state_dict` for any mutable state, so a run resumes exactly.
+
+    Constructors take ``num_samples`` (the training-set size N) first, then keyword-only
+    parameters, validated eagerly (ValueError naming the parameter). All randomness comes from the
+    ``generator`` arguments: a sampler never touches the global RNG. A new sampler can be checked
+    against the protocol with :class:`swiftsampler.samplers.testing.SamplerConformance`.
     """
 
     needs_scores: ClassVar[bool] = False
@@ -108,19 +126,24 @@ class Sampler:
             raise ValueError(f"num_samples must be a positive integer, got {num_samples!r}")
         self.num_samples = num_samples
 
+    @abc.abstractmethod
     def plan_epoch(self, stats: SampleStats, generator: torch.Generator,
                    info: EpochInfo) -> EpochPlan:
-        """The indices of one epoch: ``info.n_samples`` distinct indices in random order."""
-        perm = torch.randperm(self.num_samples, generator=generator, device=generator.device)
-        return EpochPlan(perm[: info.n_samples])
+        """The indices of one epoch (``info.n_samples`` of them for sample-then-batch methods;
+        batch-then-sample methods plan the candidates, usually all N)."""
 
     def wants_scoring_pass(self, info: EpochInfo) -> bool:
-        """Whether the engine should forward the whole training set (no grad, charged to the
-        budget) to refresh the statistics before this epoch's plan. Default: never."""
+        """Whether every statistic should be refreshed by a forward pass over the training set (no
+        grad, charged to the budget) before this epoch's plan. Default: never."""
         return False
 
+    def selects(self, info: EpochInfo) -> bool:
+        """Whether this epoch scores candidate batches and trains only the selection (for
+        ``needs_scores`` samplers; default: every epoch)."""
+        return self.needs_scores
+
     def candidate_batch_size(self, batch_size: int) -> int:
-        """Candidates scored per step by a batch-then-sample method (default: one batch)."""
+        """Candidates scored per training batch by a batch-then-sample method (default: one batch)."""
         return batch_size
 
     def select(self, indices: Tensor, scores: BatchScores, generator: torch.Generator
@@ -133,6 +156,10 @@ class Sampler:
             generator: the selection stream, on the scores' device.
         """
         raise NotImplementedError(f"{type(self).__name__} does not select within batches")
+
+    def observe(self, indices: Tensor, scores: BatchScores) -> None:
+        """See a training batch's scores in an epoch where :meth:`selects` is False. Default: no-op."""
+        del indices, scores
 
     def state_dict(self) -> dict[str, Any]:
         return {}
@@ -153,8 +180,12 @@ class BatchSelector(Sampler):
 
     def plan_epoch(self, stats: SampleStats, generator: torch.Generator,
                    info: EpochInfo) -> EpochPlan:
-        return EpochPlan(torch.randperm(self.num_samples, generator=generator,
-                                        device=generator.device))
+        return uniform_plan(self.num_samples, generator, self.num_samples)
+
+    @abc.abstractmethod
+    def select(self, indices: Tensor, scores: BatchScores, generator: torch.Generator
+               ) -> Selection:
+        """Choose the candidates to back-propagate (see :meth:`Sampler.select`)."""
 
 
 SAMPLERS: Registry[Sampler] = Registry("sampler", internal={

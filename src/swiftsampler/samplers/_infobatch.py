@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 
 from ..stats import SampleStats
-from ._base import SAMPLERS, EpochInfo, EpochPlan, Sampler
+from ._base import SAMPLERS, EpochInfo, EpochPlan, Sampler, uniform_plan
 from ._checks import check_range
 
 
@@ -53,7 +53,7 @@ class InfoBatchSampler(Sampler):
     def plan_epoch(self, stats: SampleStats, generator: torch.Generator,
                    info: EpochInfo) -> EpochPlan:
         if info.progress >= self.anneal or not bool(stats.seen_mask.any()):
-            return super().plan_epoch(stats, generator, info)
+            return uniform_plan(self.num_samples, generator, info.n_samples)
         kept, weights = self.keep_and_weights(stats, generator)
         order = torch.randperm(kept.numel(), generator=generator, device=generator.device)
         order = order[: info.n_samples]

@@ -8,7 +8,7 @@ import torch
 from torch import Tensor
 
 from ..stats import grad_norm_proxy
-from ._base import SAMPLERS, BatchScores, BatchSelector, Selection
+from ._base import SAMPLERS, BatchScores, BatchSelector, EpochInfo, Selection
 from ._checks import check_range
 from ._draw import draw_with_replacement
 
@@ -30,7 +30,13 @@ class UISSampler(BatchSelector):
     replacement with ``p_i = g_i / sum(g)`` and weights each loss by ``1 / (B_c p_i)``, so that the
     weighted mean is an unbiased estimate of the candidates' mean loss. Importance sampling is switched
     on only while the EMA (``momentum``) of the estimated variance reduction ``tau`` exceeds
-    ``tau_th = (B_c + 3B) / (3B)`` (2 for ``presample=3``); until then the draw is uniform with weight 1.
+    ``tau_th = (B_c + 3B) / (3B)`` (2 for ``presample=3``).
+
+    While it is off, nothing is presampled or scored: the epoch trains uniform batches of ``B`` and
+    ``tau`` is estimated from those batches' own forward passes (:meth:`observe`), as the authors'
+    code does, so the method pays for scoring passes only when they are used. The gate is read once
+    per epoch, at its start (one host sync at an epoch boundary instead of one per step); within an
+    importance-sampling epoch a ``tau`` that falls below the threshold makes the draws uniform.
 
     Args:
         presample: candidates per back-propagated sample (3 in the paper).
@@ -45,22 +51,33 @@ class UISSampler(BatchSelector):
         self.tau_th = None if tau_th is None else check_range("tau_th", tau_th, 0.0, 1e6)
         self.momentum = check_range("momentum", momentum, 0.0, 1.0, high_open=True)
         self._tau = torch.zeros((), dtype=torch.float64)
-        self._threshold = 2.0
+        self._threshold = (self.presample + 3.0) / 3.0 if self.tau_th is None else self.tau_th
 
     def candidate_batch_size(self, batch_size: int) -> int:
         return max(batch_size, round(self.presample * batch_size))
+
+    def selects(self, info: EpochInfo) -> bool:
+        return self.importance_on  # sync: once per epoch
+
+    def _update_tau(self, scores: BatchScores) -> Tensor:
+        """Fold the batch's variance-reduction estimate into the EMA; return its scores ``g``."""
+        g = grad_norm_proxy(scores.logits, scores.targets).to(torch.float64) + 1e-12
+        self._tau = self._tau.to(g.device)
+        self._tau = self.momentum * self._tau + (1 - self.momentum) * variance_reduction(g)
+        return g
+
+    def observe(self, indices: Tensor, scores: BatchScores) -> None:
+        self._update_tau(scores)
 
     def select(self, indices: Tensor, scores: BatchScores, generator: torch.Generator
                ) -> Selection:
         n_cand = indices.numel()
         k = max(1, round(n_cand / self.presample))
-        g = grad_norm_proxy(scores.logits, scores.targets).to(torch.float64) + 1e-12
-        self._tau = self._tau.to(g.device)
-        self._tau = self.momentum * self._tau + (1 - self.momentum) * variance_reduction(g)
-        threshold = self.tau_th if self.tau_th is not None else (n_cand + 3 * k) / (3 * k)
-        self._threshold = threshold
-        # Both branches on the device: no host sync to decide the gate.
-        p = torch.where(self._tau > threshold, g / g.sum(), torch.full_like(g, 1.0 / n_cand))
+        g = self._update_tau(scores)
+        if self.tau_th is None:
+            self._threshold = (n_cand + 3 * k) / (3 * k)
+        # Both branches on the device: no host sync to decide the gate within an epoch.
+        p = torch.where(self._tau > self._threshold, g / g.sum(), torch.full_like(g, 1.0 / n_cand))
         keep = draw_with_replacement(p, k, generator, validate=False)
         return Selection(keep, (1.0 / (n_cand * p[keep])).float())
 

@@ -24,7 +24,7 @@ def search_plots(runner: Any, outcome: dict[str, Any]) -> list[Path]:
                                     f"{runner.cfg.model.model})")]
     trainer = Trainer(runner.cfg, data=runner.data)
     trainer.load_state_dict(runner.shared_init())
-    stats = trainer.state.stats
+    stats = trainer.core.stats
     sampler = SwiftSampler(stats.num_samples, card=str(out / "sampler.json"))
     prob = sampler.probabilities(stats).cpu().numpy()
     noisy = runner.data.train_noisy.cpu().numpy() if bool(runner.data.train_noisy.any()) else None

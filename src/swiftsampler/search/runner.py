@@ -142,7 +142,7 @@ class SwiftSearch:
     def _train_init(self, progress: bool) -> dict[str, Any]:
         trainer = Trainer(self.cfg, data=self.data, progress=progress).train(
             until=self.search.init_fraction)
-        meter = trainer.state.meter
+        meter = trainer.core.meter
         cost = {"wall_s": trainer.wall_s, "backward_samples": meter.backward_samples,
                 "forward_samples": meter.forward_samples}
         return {"config": self.cfg.to_dict(), "init_fraction": self.search.init_fraction,
@@ -179,20 +179,21 @@ class SwiftSearch:
                                floor=self.search.floor, warmup=0.0)
         trainer = Trainer(self.cfg, data=self.data, sampler=sampler)
         trainer.load_state_dict(copy.deepcopy(state), sampler=False)
-        start = trainer.state.meter.backward_samples
+        start = trainer.core.meter.backward_samples
         t0 = time.perf_counter()
         p0 = self.search.init_fraction
         p1 = min(1.0, p0 + self.search.inner_epochs / self.cfg.budget.epochs)
+        schedule = trainer.schedule
         if self.search.inner_schedule == "compressed":
             # The rest of the LR schedule, [p0, 1], squeezed into the inner window [p0, p1]: the
             # learning rate anneals as at the end of training, so the fine-tune ends near a local
             # minimum under the candidate sampler (our reading of the approximated local minimum).
             full = trainer.schedule
-            trainer.schedule = lambda p: full(p0 + (p - p0) * (1 - p0) / (p1 - p0))
-        trainer.train(until=p1)
-        val_loss, val_acc = trainer.evaluate("val")
-        return {"val_acc": val_acc, "val_loss": val_loss, "wall_s": time.perf_counter() - t0,
-                "backward_samples": trainer.state.meter.backward_samples - start}
+            schedule = lambda p: full(p0 + (p - p0) * (1 - p0) / (p1 - p0))  # noqa: E731
+        trainer.train(until=p1, schedule=schedule)
+        val = trainer.evaluate("val")
+        return {"val_acc": val.acc, "val_loss": val.loss, "wall_s": time.perf_counter() - t0,
+                "backward_samples": trainer.core.meter.backward_samples - start}
 
     # ---------------------------------------------------------------- outer loop
     def run(self, *, resume: bool = False, progress: bool = False) -> dict[str, Any]:

@@ -8,7 +8,7 @@ import torch
 
 from ...errors import ConfigError
 from ...stats import SampleStats
-from .._base import SAMPLERS, EpochInfo, EpochPlan, Sampler
+from .._base import SAMPLERS, EpochInfo, EpochPlan, Sampler, uniform_plan
 from .._checks import check_range
 from .._draw import draw_with_replacement
 from .card import SamplerCard, load_card, transformed_features
@@ -78,6 +78,6 @@ class SwiftSampler(Sampler):
     def plan_epoch(self, stats: SampleStats, generator: torch.Generator,
                    info: EpochInfo) -> EpochPlan:
         if info.progress < self.warmup or not bool(stats.seen_mask.any()):
-            return super().plan_epoch(stats, generator, info)
+            return uniform_plan(self.num_samples, generator, info.n_samples)
         p = self.probabilities(stats).to(generator.device)
         return EpochPlan(draw_with_replacement(p, info.n_samples, generator))

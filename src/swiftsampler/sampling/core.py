@@ -1,0 +1,288 @@
+"""The sampling core: one object that owns a sampler and everything sampling needs, for any loop.
+
+The engine's training loop and the drop-in API for a user's own loop
+(:class:`~swiftsampler.integration.SamplingSession`) are two clients of :class:`SamplingCore`, so the
+same seed and sampler give them the same plans and the same selections. Per epoch a client does::
+
+    if core.scoring_pass_due():                      # some samplers refresh every statistic first
+        for each batch of the training set: core.score(indices, losses, logits, targets)
+    plan = core.plan_epoch()                         # the epoch's indices, sized to the budget left
+    if not core.selecting:                           # sample-then-batch
+        for each batch of plan.indices:
+            forward; part losses (B, K)              # K > 1 under a mixing augmentation
+            core.record(indices, logits, targets, part_losses, sources, shares)
+            loss = core.objective(part_losses, shares, core.weights_of(indices)[sources])
+            backward; step; core.charge_step(B)
+    else:                                            # batch-then-sample
+        for each candidate batch of plan.indices:
+            with no_grad: forward; losses
+            for kept in core.select(candidates, losses, logits):   # queued into full batches
+                forward and backward the kept samples only; core.charge_step(len(kept))
+
+The core charges exactly what the client does: a scoring pass of ``n`` samples costs ``n`` forward
+samples; a training batch of ``n`` costs ``n`` forward and ``n`` backward samples. Optimiser steps are
+counted once per ``accumulation`` micro-batches. Every random draw comes from the core's own
+``plan`` and ``select`` generators, derived from the seed.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from ..budget import Budget, CostMeter
+from ..data.loader import Batch
+from ..samplers import BatchScores, EpochInfo, EpochPlan, Sampler
+from ..seeding import make_generator
+from ..stats import SampleStats
+from .queue import SelectionQueue, take
+
+__all__ = ["SamplingCore", "weighted_objective"]
+
+
+def weighted_objective(part_losses: Tensor, shares: Tensor | None = None,
+                       weights: Tensor | None = None) -> Tensor:
+    """The scalar to back-propagate for a (possibly mixed) batch::
+
+        L = (1 / B) sum_i sum_k W[i, k] w[i, k] l[i, k]
+
+    with ``l`` the part losses (B, K) (the loss of output ``i`` against the label of its ``k``-th
+    source), ``W`` the mixing shares (rows sum to 1; None: one part per output) and ``w`` the sample
+    weights of each part's source (B, K), or (B,) without mixing (None: all ones)."""
+    if part_losses.dim() == 1:
+        part_losses = part_losses.unsqueeze(1)
+    if weights is not None and weights.dim() == 1:
+        weights = weights.unsqueeze(1)
+    factor = shares if weights is None else weights if shares is None else shares * weights
+    terms = part_losses if factor is None else factor * part_losses
+    return terms.sum(dim=1).mean()
+
+
+class SamplingCore:
+    """A sampler with its per-sample statistics, cost meter, random streams and selection queue.
+
+    Args:
+        sampler: the sampler (see :func:`swiftsampler.samplers.create_sampler`).
+        budget: what the run may spend (:class:`~swiftsampler.budget.Budget`).
+        batch_size: samples per training batch (the selection queue fills batches of this size).
+        seed: seed of the ``plan`` and ``select`` streams.
+        device: where the statistics live (that of the model's outputs).
+        accumulation: micro-batches per optimiser step (gradient accumulation).
+    """
+
+    def __init__(self, sampler: Sampler, budget: Budget, *, batch_size: int, seed: int,
+                 device: torch.device | str = "cpu", accumulation: int = 1) -> None:
+        if sampler.num_samples != budget.num_train:
+            raise ValueError(f"the sampler is for {sampler.num_samples} samples, the budget for "
+                             f"{budget.num_train}")
+        if not isinstance(accumulation, int) or accumulation < 1:
+            raise ValueError(f"accumulation must be a positive integer, got {accumulation!r}")
+        self.sampler, self.budget = sampler, budget
+        self.batch_size, self.accumulation = batch_size, accumulation
+        self.stats = SampleStats(budget.num_train, device)
+        self.meter = CostMeter(budget)
+        self.plan_generator = make_generator(seed, "plan", device)
+        self.select_generator = make_generator(seed, "select", device)
+        self.epoch = 0
+        self._queue = SelectionQueue()
+        self._weights: Tensor | None = None  # (N,) sample weights of the current epoch's plan
+        self._selecting = False
+        self._planned = self._candidates = 0  # candidates planned / scored this epoch
+        self._scored = 0  # samples scored since the last plan (a full scoring pass: >= N)
+        self._micro = 0  # micro-batches charged (optimiser steps = micro // accumulation)
+
+    # ---------------------------------------------------------------- where the run stands
+    @property
+    def device(self) -> torch.device:
+        return self.stats.device
+
+    @property
+    def progress(self) -> float:
+        """Fraction of the budget spent, in [0, 1] (what the LR schedule follows)."""
+        return self.meter.progress
+
+    @property
+    def exhausted(self) -> bool:
+        return self.meter.exhausted
+
+    @property
+    def selecting(self) -> bool:
+        """Whether the current epoch scores candidate batches and trains only what it selects."""
+        return self._selecting
+
+    def next_epoch_info(self) -> EpochInfo:
+        return EpochInfo(epoch=self.epoch, progress=self.meter.progress,
+                         n_samples=self.budget.samples_per_epoch)
+
+    # ---------------------------------------------------------------- epochs
+    def scoring_pass_due(self) -> bool:
+        """Whether the sampler wants every statistic refreshed (a charged forward pass over the
+        training set, :meth:`score`) before the next epoch is planned."""
+        return self.sampler.wants_scoring_pass(self.next_epoch_info())
+
+    def plan_epoch(self) -> EpochPlan:
+        """The next epoch's plan. A sample-then-batch epoch is cut to the budget left, so iterating
+        it never overspends and its length is known before the first batch."""
+        info = self.next_epoch_info()
+        self._selecting = self.sampler.needs_scores and self.sampler.selects(info)
+        plan = self.sampler.plan_epoch(self.stats, self.plan_generator, info)
+        if not self._selecting:
+            plan = self._fit_to_budget(plan)
+        self._weights = None
+        if plan.weights is not None:
+            self._weights = torch.ones(self.budget.num_train, device=self.device)
+            self._weights[plan.indices.to(self.device)] = plan.weights.to(self.device,
+                                                                          torch.float32)
+        self.epoch += 1
+        self._planned, self._candidates, self._scored = plan.indices.numel(), 0, 0
+        self._queue.clear()
+        return plan
+
+    def _fit_to_budget(self, plan: EpochPlan) -> EpochPlan:
+        """``plan`` without the samples the budget cannot pay for (a time budget is open-ended)."""
+        if self.budget.time_budget_s is not None:
+            return plan
+        per_sample = self.budget.units(1, 1)
+        affordable = max(0, (self.budget.total_units - self.meter.spent) // per_sample)
+        if plan.indices.numel() <= affordable:
+            return plan
+        return EpochPlan(plan.indices[:affordable],
+                         None if plan.weights is None else plan.weights[:affordable])
+
+    def weights_of(self, indices: Tensor) -> Tensor | None:
+        """The plan's sample weights of ``indices`` (None: the plan has none, all ones)."""
+        return None if self._weights is None else self._weights[indices]
+
+    def candidate_batch_size(self) -> int:
+        """Candidates per scored batch in a selecting epoch (a training batch otherwise)."""
+        if not self._selecting:
+            return self.batch_size
+        return self.sampler.candidate_batch_size(self.batch_size)
+
+    # ---------------------------------------------------------------- scoring and selection
+    def score(self, indices: Tensor, losses: Tensor, logits: Tensor, targets: Tensor) -> None:
+        """A scoring forward pass (no gradient) of ``indices``: record their statistics and charge
+        their forward samples."""
+        indices = indices.to(self.device)
+        self.stats.record(indices, logits.detach(), targets.to(self.device), losses.detach(),
+                          step=self.meter.iterations)
+        self.meter.charge(forward=indices.shape[0], backward=0, steps=0)
+        self._scored += indices.shape[0]
+
+    @property
+    def scored_since_plan(self) -> int:
+        """Samples scored by :meth:`score` since the last plan (a scoring pass scores all N)."""
+        return self._scored
+
+    def select(self, candidates: Batch, losses: Tensor, logits: Tensor) -> list[Batch]:
+        """Score a candidate batch, let the sampler choose, queue what it keeps, and return the
+        training batches that are full (``batch_size`` each; at the end of the plan also the rest,
+        when it holds at least 2 samples), usually none or one. Each carries its loss weights (the
+        plan's times the selection's), or None for all ones.
+
+        Args:
+            candidates: the candidate batch: indices, inputs (a tensor or a dict/list/tuple of
+                them, sliced along the first dimension), targets.
+            losses: (B,) per-sample losses of the scoring forward pass, without a graph.
+            logits: the scoring pass's logits (B, C) (or (B, T, C)).
+        """
+        indices = candidates.indices.to(self.device)
+        targets = candidates.targets.to(self.device)
+        losses, logits = losses.detach().to(self.device), logits.detach().to(self.device)
+        self.score(indices, losses, logits, targets)
+        selection = self.sampler.select(indices, BatchScores(losses, logits, targets),
+                                        self.select_generator)
+        keep = selection.keep
+        weights = selection.weights
+        planned = self.weights_of(indices)
+        if planned is not None:
+            weights = planned[keep] if weights is None else planned[keep] * weights
+        self._queue.push(Batch(indices[keep], take(candidates.inputs, keep.to(_device_of(
+            candidates.inputs, keep.device))), targets[keep], weights))
+        self._candidates += indices.shape[0]
+        ready = []
+        while len(self._queue) >= self.batch_size:
+            ready.append(self._queue.pop(self.batch_size))
+        if self._candidates >= self._planned and len(self._queue) >= 2:  # the end of the plan
+            ready.append(self._queue.pop(len(self._queue)))
+        return ready
+
+    # ---------------------------------------------------------------- training batches
+    def record(self, indices: Tensor, logits: Tensor, targets: Tensor, part_losses: Tensor,
+               sources: Tensor | None = None, shares: Tensor | None = None) -> None:
+        """Record a training batch's statistics, from its forward pass (no extra pass).
+
+        With a mixing augmentation, output ``i`` mixes the samples at positions ``sources[i, k]``
+        of the batch with shares ``shares[i, k]``: sample ``indices[sources[i, k]]`` records the loss
+        of its own label on output ``i`` (``part_losses[i, k]``), credited with its share (the rule
+        of :mod:`swiftsampler.augment`). Without mixing pass (B,) losses and no sources.
+
+        In an epoch where a batch-then-sample sampler does not select (UIS before its
+        variance-reduction gate opens), the sampler also observes the batch's scores.
+        """
+        indices, targets = indices.to(self.device), targets.to(self.device)
+        logits, part_losses = logits.detach(), part_losses.detach()
+        if part_losses.dim() == 1:
+            part_losses = part_losses.unsqueeze(1)
+        step = self.meter.iterations
+        k = part_losses.shape[1]
+        if sources is None or k == 1:  # no mixing (any target shape, e.g. token sequences)
+            source = (torch.arange(indices.shape[0], device=indices.device) if sources is None
+                      else sources[:, 0])
+            self.stats.record(indices[source], logits, targets[source], part_losses[:, 0],
+                              step=step)
+        else:
+            self.stats.record(indices[sources].flatten(), logits.repeat_interleave(k, dim=0),
+                              targets[sources].flatten(), part_losses.flatten(), step=step,
+                              credit=shares.detach().flatten())
+        if self.sampler.needs_scores and not self._selecting:
+            first = (torch.arange(indices.shape[0], device=indices.device) if sources is None
+                     else sources[:, 0])
+            self.sampler.observe(indices[first], BatchScores(part_losses[:, 0], logits,
+                                                             targets[first]))
+
+    def objective(self, part_losses: Tensor, shares: Tensor | None = None,
+                  weights: Tensor | None = None) -> Tensor:
+        """:func:`weighted_objective` (the core holds no state for it; here for discoverability)."""
+        return weighted_objective(part_losses, shares, weights)
+
+    def charge_step(self, samples: int) -> None:
+        """Charge one training micro-batch of ``samples`` forwarded and back-propagated samples;
+        every ``accumulation``-th micro-batch counts as an optimiser step."""
+        self._micro += 1
+        self.meter.charge(forward=samples, backward=samples,
+                          steps=1 if self._micro % self.accumulation == 0 else 0)
+
+    # ---------------------------------------------------------------- state
+    def state_dict(self) -> dict[str, Any]:
+        """Everything to continue exactly (at an epoch's end; the selection queue is not kept)."""
+        return {"sampler": self.sampler.state_dict(), "stats": self.stats.state_dict(),
+                "meter": self.meter.state_dict(), "epoch": self.epoch, "micro": self._micro,
+                "plan_generator": self.plan_generator.get_state(),
+                "select_generator": self.select_generator.get_state(),
+                "weights": None if self._weights is None else self._weights.cpu()}
+
+    def load_state_dict(self, state: dict[str, Any], *, sampler: bool = True) -> None:
+        """Restore a state; ``sampler=False`` keeps this core's sampler and its own state (a new
+        sampler continuing from another's statistics, as the Swift Sampler search does)."""
+        if sampler:
+            self.sampler.load_state_dict(state["sampler"])
+        self.stats.load_state_dict(state["stats"])
+        self.meter.load_state_dict(state["meter"])
+        self.epoch, self._micro = int(state["epoch"]), int(state["micro"])
+        self.plan_generator.set_state(state["plan_generator"])
+        self.select_generator.set_state(state["select_generator"])
+        weights = state["weights"]
+        self._weights = None if weights is None else weights.to(self.device)
+
+
+def _device_of(tree: Any, default: torch.device) -> torch.device:
+    """The device of the first tensor in ``tree`` (where positions to take must live)."""
+    if isinstance(tree, Tensor):
+        return tree.device
+    values = tree.values() if isinstance(tree, dict) else tree
+    for value in values:
+        return _device_of(value, default)
+    return default
