@@ -28,8 +28,8 @@ from swiftsampler.engine import train
 from swiftsampler.files import write_json
 from swiftsampler.plots import plot_convergence
 from swiftsampler.report import format_table, replace_marked_block
+from swiftsampler.search import SearchConfig, SwiftSearch
 from swiftsampler.search.report import search_plots
-from swiftsampler.search.runner import SearchConfig, SwiftSearch
 
 ROOT = Path(__file__).resolve().parents[1]
 

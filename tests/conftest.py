@@ -30,3 +30,34 @@ def without_times(result):
     """A result's metrics: everything but the wall-clock timings."""
     history = [{k: v for k, v in r.items() if k != "time_s"} for r in result["history"]]
     return (result["test_acc"], result["test_loss"], result["val_acc"], result["cost"], history)
+
+
+@pytest.fixture(autouse=True)
+def _registries_restored():
+    """A test that registers a plugin (a README example, a test sampler) leaves no trace: every
+    registry holds the same entries after each test as before it."""
+    from swiftsampler.registry import Registry
+
+    registries = [obj for obj in _all_registries() if isinstance(obj, Registry)]
+    saved = [(r, dict(r._entries)) for r in registries]
+    yield
+    for registry, entries in saved:
+        registry._entries.clear()
+        registry._entries.update(entries)
+
+
+def _all_registries():
+    import swiftsampler.augment as augment
+    import swiftsampler.data.datasets as datasets
+    import swiftsampler.data.text as text
+    import swiftsampler.models.base as models
+    import swiftsampler.optimizers as optimizers
+    import swiftsampler.samplers._base as samplers
+    import swiftsampler.samplers._swift.features as features
+    import swiftsampler.samplers._swift.transforms as transforms
+    import swiftsampler.schedules as schedules
+    import swiftsampler.tasks as tasks
+
+    return [augment.AUGMENTATIONS, datasets.DATASETS, text.TOKENIZERS, models.MODELS,
+            optimizers.OPTIMIZERS, samplers.SAMPLERS, features.FEATURES, transforms.TRANSFORMS,
+            schedules.SCHEDULES, tasks.TASKS]

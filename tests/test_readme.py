@@ -31,12 +31,25 @@ def test_readme_engine_example_runs(capsys):
     assert float(acc) > 0.95 and int(backward) == 20 * 5400
 
 
-def test_readme_own_loop_example_runs(capsys):
-    block = next(b for b in python_blocks() if "SamplingSession(" in b)
-    exec(compile(block, "README.md", "exec"), {"__name__": "readme_example"})
+def test_readme_own_loop_examples_run(capsys):
+    first, second = [b for b in python_blocks() if "SamplingSession(" in b]
+    namespace = {"__name__": "readme_example"}
+    exec(compile(first, "README.md", "exec"), namespace)
     out = capsys.readouterr().out
     accuracy = float(out.split()[2])
     assert accuracy > 0.8 and "backward samples" in out
+    exec(compile(second, "README.md", "exec"), namespace)  # selective backprop, same model
+    words = capsys.readouterr().out.split()  # "B back-propagated of F forwarded"
+    back_propagated, forwarded = int(words[0]), int(words[3])
+    assert back_propagated == namespace["session"].meter.backward_samples
+    assert forwarded > 2 * back_propagated
+
+
+def test_readme_conformance_example_is_a_test_class():
+    block = next(b for b in python_blocks() if "SamplerConformance" in b)
+    namespace = {}
+    exec(compile(block, "README.md", "exec"), namespace)
+    assert namespace["TestHardestFirst"].name == "hardest-first"
 
 
 def readme_commands():

@@ -14,7 +14,7 @@ from swiftsampler.engine.checkpoint import CHECKPOINT_VERSION
 from swiftsampler.errors import ConfigError
 from swiftsampler.samplers import EpochInfo, create_sampler
 from swiftsampler.samplers._swift import SamplerFamily
-from swiftsampler.search.runner import SearchConfig, SwiftSearch
+from swiftsampler.search import SearchConfig, SwiftSearch
 from swiftsampler.stats import SampleStats
 
 
@@ -198,3 +198,26 @@ def test_a_second_writer_of_init_pt_loses_and_the_first_file_stays(tmp_path):
         save_checkpoint(path, {"state": {"w": torch.ones(2)}}, overwrite=False)
     assert torch.equal(torch.load(path, weights_only=True)["state"]["w"], torch.zeros(2))
     assert [p.name for p in tmp_path.iterdir()] == ["init.pt"]  # no temporary file left
+
+
+def test_the_search_runs_on_any_objective_and_returns_its_best_card():
+    from swiftsampler.search import search_sampler
+
+    seen = []
+
+    def objective(sampler):  # a known function of the parameters, no training
+        theta = sampler.theta
+        seen.append(theta.tolist())
+        return {"score": float(-((theta - 0.8) ** 2).sum()), "size": sampler.num_samples}
+
+    result = search_sampler(objective, 50, search=SearchConfig(n_trials=8, search_algo="random"),
+                            seed=3, objective_name="score", provenance={"model": "mine"})
+    assert len(result.trials) == 8 == len(seen)
+    assert seen[0] == [0.5] * 10 and result.uniform_value == pytest.approx(-10 * 0.09)
+    best = max(result.trials, key=lambda t: t["score"])
+    assert result.best_value == best["score"] and result.card.params == seen[best["trial"]]
+    assert result.card.provenance["objective"] == "score" and result.card.provenance["model"] == "mine"
+    assert all(t["size"] == 50 for t in result.trials)
+    again = search_sampler(objective, 50, search=SearchConfig(n_trials=8, search_algo="random"),
+                           seed=3, objective_name="score")
+    assert again.card.params == result.card.params  # the same seed, the same proposals

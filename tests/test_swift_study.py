@@ -18,7 +18,7 @@ from optuna.trial import TrialState
 
 from swiftsampler.cli import main
 from swiftsampler.errors import ConfigError
-from swiftsampler.search.runner import SearchConfig, SwiftSearch
+from swiftsampler.search import SearchConfig, SwiftSearch
 from swiftsampler.search.study import (
     UNIFORM_ATTR,
     WORKER_ATTR,

@@ -148,8 +148,8 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_search(args: argparse.Namespace) -> int:
+    from .search import SearchConfig, SwiftSearch
     from .search.report import format_search_summary, search_plots
-    from .search.runner import SearchConfig, SwiftSearch
 
     cfg = config_from_args(args)
     check_names(cfg)

@@ -1,183 +1,264 @@
 """Use any sampler from your own training loop, with a standard ``torch.utils.data.DataLoader``.
 
-Two pieces, no monkey-patching and no global RNG:
+A thin adapter over the same :class:`~swiftsampler.sampling.SamplingCore` the engine uses, so the same
+seed gives the same plans and selections in your loop as in ``swiftsampler train``. No monkey-patching,
+no global RNG:
 
 * :class:`IndexedDataset` wraps a map-style dataset so that each item carries its index:
-  ``(index, *item)``. Indices travel with the batch through the ``DataLoader``, also with
-  ``num_workers > 0``.
-* :class:`SamplingSession` owns a sampler, the per-sample statistics and the budget.
-  ``session.batch_sampler`` is a ``torch.utils.data.Sampler[list[int]]`` to pass as the
-  ``DataLoader``'s ``batch_sampler``; each ``iter()`` plans one epoch. ``session.loss(indices,
-  per_sample_loss, logits, targets)`` records the statistics and returns the scalar to back-propagate
-  (the plan's weights applied; for batch-then-sample methods, the selection made on this batch).
+  ``(index, *item)`` (a dict item: ``(index, item)``). Indices travel with the batch through the
+  ``DataLoader``, also with ``num_workers > 0``.
+* :class:`SamplingSession` owns the core. ``session.batch_sampler`` is the ``DataLoader``'s
+  ``batch_sampler``: each ``iter()`` plans one epoch, sized to the budget left, and ``len()`` is the
+  true number of batches of that epoch, so tqdm totals and step-based LR schedulers are right and the
+  budget spent does not depend on how many workers prefetch.
 
-Example::
+Sample-then-batch samplers (uniform, p-SGD, c-SGD, InfoBatch, RS2, online batch selection, swift)::
 
-    session = SamplingSession("p-sgd", num_samples=len(train_set), budget=0.3, epochs=20,
-                              batch_size=128, seed=0)
+    session = SamplingSession("p-sgd", num_samples=len(train_set), budget=0.3, epochs=20, seed=0)
     loader = DataLoader(IndexedDataset(train_set), batch_sampler=session.batch_sampler)
-    while not session.exhausted:
+    for epoch in range(session.epochs):
         for indices, x, y in loader:
             logits = model(x)
-            losses = F.cross_entropy(logits, y, reduction="none")
-            loss = session.loss(indices, losses, logits, y)
+            loss = session.loss(indices, F.cross_entropy(logits, y, reduction="none"), logits, y)
             optimizer.zero_grad(); loss.backward(); optimizer.step()
+
+Batch-then-sample samplers (selective backprop, ordered SGD, UIS when its gate is open) score each
+candidate batch without gradients and back-propagate only what they keep, queued into full batches::
+
+    while not session.exhausted:
+        for indices, x, y in loader:
+            if session.exhausted:
+                break
+            with torch.no_grad():
+                logits = model(x)
+                losses = F.cross_entropy(logits, y, reduction="none")
+            for batch in session.select(indices, x, y, losses, logits):
+                logits = model(batch.inputs)
+                loss = session.loss(batch, F.cross_entropy(logits, batch.targets, reduction="none"),
+                                    logits)
+                optimizer.zero_grad(); loss.backward(); optimizer.step()
+
+``session.selecting`` says which of the two an epoch is (UIS switches between them). Samplers that
+want a fresh forward pass over the whole training set before an epoch (``rescore_every`` of online
+batch selection, ``refresh="scoring-pass"`` of swift) say so with :meth:`SamplingSession.scoring_pass_due`;
+feed that pass to :meth:`SamplingSession.score`, or iterating the next epoch stops with one line.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from typing import Any
 
 import torch
 from torch import Tensor
-from torch.utils.data import Dataset
 from torch.utils.data import Sampler as TorchSampler
 
-from .budget import Budget, CostMeter
-from .samplers import BatchScores, EpochInfo, create_sampler
-from .seeding import make_generator
-from .stats import SampleStats
+from .budget import Budget
+from .data.indexed import IndexedDataset
+from .data.loader import Batch, batch_slices
+from .errors import ConfigError
+from .samplers import EpochPlan, Sampler, create_sampler
+from .sampling import SamplingCore
 
-__all__ = ["IndexedDataset", "SamplingSession"]
-
-
-class IndexedDataset(Dataset):
-    """``dataset[i] -> (i, *dataset[i])`` (a non-tuple item becomes ``(i, item)``)."""
-
-    def __init__(self, dataset: Any) -> None:
-        self.dataset = dataset
-
-    def __len__(self) -> int:
-        return len(self.dataset)
-
-    def __getitem__(self, index: int) -> tuple[Any, ...]:
-        item = self.dataset[index]
-        return (index, *item) if isinstance(item, tuple) else (index, item)
+__all__ = ["EpochBatchSampler", "IndexedDataset", "SamplingSession"]
 
 
-class _EpochBatchSampler(TorchSampler[list[int]]):
-    """Each ``iter()`` asks the session for a new epoch plan and yields it in batches."""
+class EpochBatchSampler(TorchSampler[list[int]]):
+    """The ``DataLoader``'s batch sampler: each ``iter()`` is one planned epoch, ``len()`` its true
+    number of batches (the candidate batches of a selecting epoch)."""
 
     def __init__(self, session: SamplingSession) -> None:
         self.session = session
 
     def __iter__(self) -> Iterator[list[int]]:
-        yield from self.session._plan_batches()
+        return self.session._iterate_epoch()
 
     def __len__(self) -> int:
-        return self.session._batches_per_epoch()
+        return self.session._epoch_length()
 
 
 class SamplingSession:
     """A sampler, its statistics and a budget, for a training loop you write yourself.
 
     Args:
-        sampler: a registered sampler name (see :func:`swiftsampler.samplers.list_samplers`).
+        sampler: a registered sampler name (see ``swiftsampler list``), or a :class:`Sampler`.
         num_samples: the training-set size N.
         budget: the fraction b of the reference schedule.
         epochs: epochs E of the reference schedule (with ``budget`` it sets the cost budget).
-        batch_size: samples per optimiser step.
+        batch_size: samples per loader batch (a micro-batch under gradient accumulation).
+        accumulation: micro-batches per optimiser step (steps are counted once per this many).
         seed: seed of the plan and selection streams.
         device: where the statistics live (that of the losses you pass in).
-        **params: the sampler's parameters.
+        budget_unit: ``backward`` (samples back-propagated) or ``compute`` (forward 1, backward 2).
+        **params: the sampler's parameters (with a name).
     """
 
-    def __init__(self, sampler: str, *, num_samples: int, budget: float = 1.0, epochs: int = 1,
-                 batch_size: int = 128, seed: int = 0, device: torch.device | str = "cpu",
-                 budget_unit: str = "backward", **params: Any) -> None:
-        self.sampler = create_sampler(sampler, num_samples, budget=budget, **params)
-        self.stats = SampleStats(num_samples, device)
-        self.meter = CostMeter(Budget(budget, epochs, num_samples, budget_unit))
-        self.batch_size = batch_size
-        self.epoch = 0
-        self._plan_generator = make_generator(seed, "plan")
-        self._select_generator = make_generator(seed, "select", device)
-        self._weights = torch.ones(num_samples, device=device)
-        self.batch_sampler = _EpochBatchSampler(self)
+    def __init__(self, sampler: str | Sampler, *, num_samples: int, budget: float = 1.0,
+                 epochs: int = 1, batch_size: int = 128, accumulation: int = 1, seed: int = 0,
+                 device: torch.device | str = "cpu", budget_unit: str = "backward",
+                 **params: Any) -> None:
+        if isinstance(sampler, str):
+            sampler = create_sampler(sampler, num_samples, budget=budget, **params)
+        elif params:
+            raise ConfigError("sampler parameters go with a sampler name, not a sampler object")
+        try:
+            plan_budget = Budget(budget, epochs, num_samples, budget_unit)
+            self.core = SamplingCore(sampler, plan_budget, batch_size=batch_size, seed=seed,
+                                     device=device, accumulation=accumulation)
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
+        self.batch_sampler = EpochBatchSampler(self)
+        self._next_plan: EpochPlan | None = None  # planned by len() before the epoch is iterated
+        self._current_length: int | None = None  # batches of the epoch being iterated
+
+    # ---------------------------------------------------------------- where the run stands
+    @property
+    def sampler(self) -> Sampler:
+        return self.core.sampler
+
+    @property
+    def stats(self) -> Any:
+        """The per-sample statistics (:class:`~swiftsampler.stats.SampleStats`)."""
+        return self.core.stats
+
+    @property
+    def meter(self) -> Any:
+        """What was spent (:class:`~swiftsampler.budget.CostMeter`)."""
+        return self.core.meter
 
     @property
     def progress(self) -> float:
         """Fraction of the budget spent, in [0, 1]: feed it to your LR schedule."""
-        return self.meter.progress
+        return self.core.progress
 
     @property
     def exhausted(self) -> bool:
-        return self.meter.exhausted
+        return self.core.exhausted
 
     @property
-    def loader_batch_size(self) -> int:
-        """Samples per loader batch: the candidates of a batch-then-sample method, else a batch."""
-        if self.sampler.needs_scores:
-            return self.sampler.candidate_batch_size(self.batch_size)
-        return self.batch_size
+    def epochs(self) -> int:
+        """Epochs that spend the budget when every epoch has its full size, ``round(b N)`` samples:
+        exact for ``for epoch in range(session.epochs)`` loops with uniform, p-SGD, c-SGD, RS2,
+        online batch selection and swift. InfoBatch prunes (shorter epochs) and batch-then-sample
+        methods keep a random share: loop ``while not session.exhausted`` with those."""
+        budget, spent = self.core.budget, self.core.meter.spent
+        per_epoch = budget.units(budget.samples_per_epoch, budget.samples_per_epoch)
+        return self.core.epoch + math.ceil(max(0, budget.total_units - spent) / per_epoch)
 
-    def _batches_per_epoch(self) -> int:
-        n = (self.sampler.num_samples if self.sampler.needs_scores
-             else self.meter.budget.samples_per_epoch)
-        return -(-n // self.loader_batch_size)
+    @property
+    def selecting(self) -> bool:
+        """Whether the epoch being iterated scores candidates and trains what :meth:`select` keeps."""
+        return self.core.selecting
 
-    def _plan_batches(self) -> Iterator[list[int]]:
-        info = EpochInfo(self.epoch, self.meter.progress, self.meter.budget.samples_per_epoch)
-        plan = self.sampler.plan_epoch(self.stats, self._plan_generator, info)
-        self.epoch += 1
-        self._weights.fill_(1.0)
-        if plan.weights is not None:
-            self._weights[plan.indices.to(self._weights.device)] = plan.weights.to(
-                self._weights.device)
-        size = self.loader_batch_size
+    def scoring_pass_due(self) -> bool:
+        """Whether the sampler wants a forward pass over the whole training set, fed to
+        :meth:`score`, before the next epoch (charged as forward samples)."""
+        return self.core.scoring_pass_due()
+
+    # ---------------------------------------------------------------- epochs
+    def _plan(self) -> EpochPlan:
+        if self._next_plan is None:
+            if self.core.scoring_pass_due() and self.core.scored_since_plan < self.sampler.num_samples:
+                raise ConfigError(
+                    f"sampler {type(self.sampler).__name__} wants a scoring pass before epoch "
+                    f"{self.core.epoch + 1}: forward the whole training set without gradients and "
+                    "pass it to session.score(...) first (session.scoring_pass_due() says when), or "
+                    "turn the option off")
+            self._next_plan = self.core.plan_epoch()
+        return self._next_plan
+
+    def _epoch_length(self) -> int:
+        if self._current_length is not None:
+            return self._current_length
+        plan = self._plan()
+        return len(batch_slices(plan.indices.numel(), self.core.candidate_batch_size()))
+
+    def _iterate_epoch(self) -> Iterator[list[int]]:
+        plan, self._next_plan = self._plan(), None
         indices = plan.indices.tolist()
-        for start in range(0, len(indices), size):
-            if self.meter.exhausted:
-                return
-            yield indices[start:start + size]
+        slices = batch_slices(len(indices), self.core.candidate_batch_size())
+        self._current_length = len(slices)
+        try:
+            for sl in slices:
+                if self.core.selecting and self.core.exhausted:
+                    return  # a selecting epoch ends when the budget does
+                yield indices[sl]
+        finally:
+            self._current_length = None
 
-    def loss(self, indices: Tensor, per_sample_loss: Tensor, logits: Tensor,
-             targets: Tensor) -> Tensor:
-        """Record the batch's statistics, charge its cost, return the loss to back-propagate.
+    # ---------------------------------------------------------------- training
+    def loss(self, batch: Tensor | Batch, losses: Tensor, logits: Tensor,
+             targets: Tensor | None = None, *, sources: Tensor | None = None,
+             shares: Tensor | None = None) -> Tensor:
+        """Charge a training batch and return the loss to back-propagate.
 
         Args:
-            indices: (B,) dataset indices of the batch (from :class:`IndexedDataset`).
-            per_sample_loss: (B,) losses with ``reduction="none"``, attached to the graph.
-            logits: (B, C) model outputs.
-            targets: (B,) labels.
+            batch: the batch's dataset indices (B,) (from :class:`IndexedDataset`), or a batch
+                returned by :meth:`select` (its indices, targets and weights are used).
+            losses: per-sample losses (B,) with ``reduction="none"``, attached to the graph; under a
+                mixing augmentation the part losses (B, K): output ``i`` against the label of its
+                ``k``-th source.
+            logits: the model outputs (B, C) (or (B, T, C)).
+            targets: labels (B,) (not needed with a batch from :meth:`select`).
+            sources, shares: (B, K) positions in the batch of the samples mixed into each output and
+                their shares (rows sum to 1), for mixup, CutMix, RICAP: each source is credited with
+                its share in the statistics.
 
-        For batch-then-sample samplers the returned loss is the weighted mean over the samples
-        this call selects; note that autograd then still runs the backward pass over the whole
-        batch, so for real savings score with ``torch.no_grad()`` and re-forward the kept samples.
+        Returns:
+            ``(1/B) sum_i sum_k shares[i,k] w[sources[i,k]] losses[i,k]`` with ``w`` the sample
+            weights of the plan (InfoBatch's rescaling) or of the selection (UIS).
         """
-        device = self.stats.device
-        indices = indices.to(device)
-        losses = per_sample_loss.to(device)
-        self.stats.record(indices, logits.to(device), targets.to(device), losses.detach(),
-                          step=self.meter.iterations)
-        n = indices.shape[0]
-        if self.sampler.needs_scores:
-            sel = self.sampler.select(indices, BatchScores(losses.detach(), logits.detach(),
-                                                           targets.to(device)),
-                                      self._select_generator)
-            picked = losses[sel.keep]
-            weights = self._weights[indices[sel.keep]]
-            if sel.weights is not None:
-                weights = weights * sel.weights
-            kept = sel.keep.shape[0]
-            self.meter.charge(forward=n, backward=kept)
-            return (weights * picked).sum() / max(kept, 1)  # 0 (with a graph) if none is kept
-        self.meter.charge(forward=n, backward=n)
-        return (self._weights[indices] * losses).mean()
+        core = self.core
+        device = core.device
+        if isinstance(batch, Batch):  # kept by select(): statistics came from the scoring pass
+            indices, targets, weights = batch.indices.to(device), batch.targets, batch.weights
+        else:
+            if core.selecting:
+                raise ConfigError(
+                    f"sampler {type(self.sampler).__name__} selects within batches this epoch: score "
+                    "the candidates with session.select(...) and train the batches it returns")
+            if targets is None:
+                raise ConfigError("session.loss(indices, losses, logits, targets): targets missing")
+            indices = batch.to(device)
+            core.record(indices, logits, targets, losses, sources, shares)
+            weights = core.weights_of(indices)
+        if weights is not None and sources is not None:
+            weights = weights[sources.to(weights.device)]
+        core.charge_step(indices.shape[0])
+        return core.objective(losses, shares, None if weights is None else weights.to(losses.device))
 
+    def select(self, indices: Tensor, inputs: Any, targets: Tensor, losses: Tensor,
+               logits: Tensor) -> list[Batch]:
+        """Score a candidate batch (computed under ``torch.no_grad()``) and return the batches to
+        train: the kept samples, queued into full batches of ``batch_size`` (none, one, or at the
+        end of the epoch the rest). Charges the candidates as forward samples.
+
+        Args:
+            indices: (B,) dataset indices of the candidates.
+            inputs: their inputs, a tensor or a dict/list/tuple of tensors (sliced along dim 0).
+            targets: (B,) labels.
+            losses: (B,) per-sample losses of the scoring pass.
+            logits: the scoring pass's outputs.
+        """
+        if not self.core.selecting:
+            raise ConfigError(f"sampler {type(self.sampler).__name__} does not select this epoch "
+                              "(session.selecting is False): train the batch with session.loss(...)")
+        if self.core.exhausted:
+            return []  # prefetched candidates after the budget is spent: not scored, not charged
+        candidates = Batch(indices.to(self.core.device), inputs, targets.to(self.core.device))
+        return self.core.select(candidates, losses, logits)
+
+    def score(self, indices: Tensor, losses: Tensor, logits: Tensor, targets: Tensor) -> None:
+        """Record a scoring pass (forward without gradients) of these samples; charged as forward
+        samples. Feed a whole pass over the training set when :meth:`scoring_pass_due` says so."""
+        self.core.score(indices, losses, logits, targets)
+
+    # ---------------------------------------------------------------- state
     def state_dict(self) -> dict[str, Any]:
-        return {"sampler": self.sampler.state_dict(), "stats": self.stats.state_dict(),
-                "meter": self.meter.state_dict(), "epoch": self.epoch,
-                "plan_generator": self._plan_generator.get_state(),
-                "select_generator": self._select_generator.get_state(),
-                "weights": self._weights.clone()}
+        """Everything to continue exactly, at an epoch's end."""
+        return {"core": self.core.state_dict()}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.sampler.load_state_dict(state["sampler"])
-        self.stats.load_state_dict(state["stats"])
-        self.meter.load_state_dict(state["meter"])
-        self.epoch = state["epoch"]
-        self._plan_generator.set_state(state["plan_generator"])
-        self._select_generator.set_state(state["select_generator"])
-        self._weights.copy_(state["weights"])
+        self.core.load_state_dict(state["core"])
+        self._next_plan = None

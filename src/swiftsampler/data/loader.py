@@ -5,7 +5,7 @@ device and a batch is ``x[idx], y[idx]`` for a slice of the epoch plan, so there
 pinned-memory copies and no host-device synchronisation. :class:`StreamingLoader` is the path for inputs
 too big for memory (:class:`~swiftsampler.data.lazy.LazyInputs`, e.g. image folders): a standard
 ``torch.utils.data.DataLoader`` with worker processes decodes the plan's batches, through the same
-drop-in pieces a user's own loop uses (:class:`~swiftsampler.integration.IndexedDataset` and a batch
+drop-in pieces a user's own loop uses (:class:`~swiftsampler.data.indexed.IndexedDataset` and a batch
 sampler). Either way, indices travel with the batch, which is what every sampler needs to attribute
 losses to samples, and labels come from memory (they may carry injected noise).
 """
@@ -22,6 +22,7 @@ from torch.utils.data import DataLoader, Dataset
 from torch.utils.data import Sampler as TorchSampler
 
 from ..errors import DataError
+from .indexed import IndexedDataset
 from .lazy import LazyInputs
 
 
@@ -112,8 +113,6 @@ class StreamingLoader:
 
     def __init__(self, inputs: LazyInputs, targets: Tensor, device: torch.device, *,
                  workers: int = 0, persistent: bool = False) -> None:
-        from ..integration import IndexedDataset  # integration imports the samplers, not vice versa
-
         if len(inputs) != targets.shape[0]:
             raise ValueError("inputs and targets must have the same length")
         self.inputs, self.targets, self.device = inputs, targets, device

@@ -49,7 +49,7 @@ def train_one(config: dict[str, Any]) -> tuple[str, Any]:
 
 def _search_card(cfg: RunConfig, folder: Path, n_trials: int, progress: bool) -> str:
     """The sampler card for ``cfg``'s cell, searched once (with the grid's first seed) and reused."""
-    from ..search.runner import SearchConfig, SwiftSearch
+    from ..search import SearchConfig, SwiftSearch
 
     card = folder / "sampler.json"
     if not card.exists():

@@ -116,7 +116,7 @@ class Sampler(abc.ABC):
     Constructors take ``num_samples`` (the training-set size N) first, then keyword-only
     parameters, validated eagerly (ValueError naming the parameter). All randomness comes from the
     ``generator`` arguments: a sampler never touches the global RNG. A new sampler can be checked
-    against the protocol with :class:`swiftsampler.samplers.testing.SamplerConformance`.
+    against the protocol with :class:`swiftsampler.testing.SamplerConformance`.
     """
 
     needs_scores: ClassVar[bool] = False

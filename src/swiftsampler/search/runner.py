@@ -20,8 +20,8 @@ the study starts from the same model.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import time
-from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -31,64 +31,13 @@ from ..data.files import describe_exception
 from ..engine import Trainer, load_checkpoint, save_checkpoint
 from ..engine.checkpoint import config_difference
 from ..errors import ConfigError
-from ..files import write_csv, write_json
-from ..samplers import SamplerCard, SamplerFamily, SwiftSampler
-from ..samplers._swift import TRANSFORMS
-from .study import UNIFORM_ATTR, open_study, run_trials, study_settings
+from ..samplers import SwiftSampler
+from .config import SEARCH_ALGOS, SearchConfig
+from .sampler_search import save_search, search_sampler
+from .study import open_storage
 
-SEARCH_ALGOS = ("gp", "tpe", "random")
-INNER_SCHEDULES = ("compressed", "continue")
 INIT_NAME = "init.pt"
 _INIT_PARTS = ("config", "init_fraction", "state", "cost")
-
-
-@dataclass(frozen=True)
-class SearchConfig:
-    """Settings of ``swiftsampler search`` (the training settings are a :class:`RunConfig`)."""
-
-    n_trials: int = 30
-    search_algo: str = "gp"
-    inner_epochs: float = 1.0
-    inner_schedule: str = "compressed"
-    init_fraction: float = 0.2
-    features: tuple[str, ...] = ("loss", "entropy")
-    transform: str = "cdf"
-    n_knots: int = 5
-    combine: str = "product"
-    floor: float = 0.0
-    storage: str | None = None
-    study_name: str = "swiftsampler"
-    startup_trials: int = 10
-    heartbeat: int = 60
-
-    def __post_init__(self) -> None:
-        if not isinstance(self.n_trials, int) or self.n_trials < 1:
-            raise ConfigError(f"--n-trials: must be a positive integer, got {self.n_trials!r}")
-        if self.search_algo not in SEARCH_ALGOS:
-            raise ConfigError(f"--search-algo: must be one of {', '.join(SEARCH_ALGOS)}, "
-                              f"got {self.search_algo!r}")
-        if not 0 < self.inner_epochs <= 1000:
-            raise ConfigError(f"--inner-epochs: must be positive, got {self.inner_epochs!r}")
-        if self.inner_schedule not in INNER_SCHEDULES:
-            raise ConfigError(f"--inner-schedule: must be one of {', '.join(INNER_SCHEDULES)}, "
-                              f"got {self.inner_schedule!r}")
-        if not isinstance(self.heartbeat, int) or self.heartbeat < 1:
-            raise ConfigError(f"--heartbeat: must be a positive number of seconds, got {self.heartbeat!r}")
-        if not 0 < self.init_fraction < 1:
-            raise ConfigError(f"--init-fraction: must be in (0, 1), got {self.init_fraction!r}")
-        TRANSFORMS.get(self.transform)
-        try:
-            self.family()  # validates features, knots, combine, floor
-        except ConfigError as exc:  # the family names its parameters; the CLI names its flags
-            message = str(exc)
-            name = next((n for n in ("n_knots", "combine", "floor") if message.startswith(n)), None)
-            if name is None:
-                raise
-            raise ConfigError(f"--{name.replace('_', '-')}: {message[len(name):].strip()}") from None
-
-    def family(self) -> SamplerFamily:
-        return SamplerFamily(features=tuple(self.features), n_knots=self.n_knots,
-                             combine=self.combine, floor=self.floor)
 
 
 class SwiftSearch:
@@ -110,6 +59,7 @@ class SwiftSearch:
         self._data = data
         self.init_state: dict[str, Any] | None = None
         self.init_cost: dict[str, float] = {}
+        self._progress = False
 
     @property
     def data(self) -> PreparedData:
@@ -171,12 +121,17 @@ class SwiftSearch:
         return saved
 
     def evaluate(self, theta: list[float]) -> dict[str, float]:
-        """The objective of ``theta``: validation accuracy after fine-tuning from the shared init."""
-        state = self.shared_init()
-        sampler = SwiftSampler(self.data.train_y.shape[0], params=theta,
-                               features=self.search.features, transform=self.search.transform,
-                               n_knots=self.search.n_knots, combine=self.search.combine,
-                               floor=self.search.floor, warmup=0.0)
+        """The objective of ``theta`` (the family's knot values): see :meth:`fine_tune`."""
+        search = self.search
+        return self.fine_tune(SwiftSampler(self.data.train_y.shape[0], params=theta,
+                                           features=search.features, transform=search.transform,
+                                           n_knots=search.n_knots, combine=search.combine,
+                                           floor=search.floor, warmup=0.0))
+
+    def fine_tune(self, sampler: SwiftSampler) -> dict[str, float]:
+        """The search's inner loop: fine-tune from the shared initialisation with ``sampler`` for
+        ``inner_epochs`` epochs of the budget and score the model on the validation split."""
+        state = self.shared_init(progress=self._progress)
         trainer = Trainer(self.cfg, data=self.data, sampler=sampler)
         trainer.load_state_dict(copy.deepcopy(state), sampler=False)
         start = trainer.core.meter.backward_samples
@@ -199,75 +154,32 @@ class SwiftSearch:
     def run(self, *, resume: bool = False, progress: bool = False) -> dict[str, Any]:
         """Run (or continue, or join as another worker) the study; write the card, the trials table
         and the plots. The storage and a resumed study's settings are checked before any training."""
-        from tqdm.auto import tqdm
-
         if resume and self.search.storage is None:
             raise ConfigError("--resume: needs --storage (the journal file or database URL of the "
                               "study to continue)")
         if self.cfg.data.val_ratio <= 0:
             raise ConfigError("--val-ratio must be > 0: the search scores samplers on the "
                               "validation split")
+        open_storage(self.search.storage, self.search.heartbeat)  # checked before the data
         t_start = time.perf_counter()
-        names = self.family.param_names
-        study = open_study(self.search, study_settings(self.cfg, self.search),
-                           dict(zip(names, self.family.uniform_params())), self.cfg.seed,
-                           resume=resume)
-        self.out.mkdir(parents=True, exist_ok=True)
-        self.shared_init(progress=progress)
-        low, high = self.family.low, self.family.high
-        bar = tqdm(total=self.search.n_trials, disable=not progress, unit=" trials",
-                   dynamic_ncols=True, leave=False)
-
-        def objective(trial: Any) -> float:
-            theta = [trial.suggest_float(name, low, high) for name in names]
-            metrics = self.evaluate(theta)
-            for key, value in metrics.items():
-                trial.set_user_attr(key, value)
-            return metrics["val_acc"]
-
-        def show(complete: int) -> None:
-            bar.update(min(complete, bar.total) - bar.n)
-
-        run_trials(study, objective, self.search.n_trials, on_change=show)
-        bar.close()
-        return self.write_outputs(study, time.perf_counter() - t_start)
-
-    def write_outputs(self, study: Any, wall_s: float) -> dict[str, Any]:
-        import optuna
-
-        complete = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
-        best = max(complete, key=lambda t: t.value)
-        theta = [best.params[name] for name in self.family.param_names]
-        trial_cost = sum(t.user_attrs.get("wall_s", 0.0) for t in complete)
-        uniform = next((t.value for t in complete if t.user_attrs.get(UNIFORM_ATTR)), None)
+        self._progress = progress
         cfg = self.cfg
-        provenance = {
-            "dataset": cfg.data.dataset, "model": cfg.model.model, "noise": cfg.data.noise,
-            "noise_type": cfg.data.noise_type, "budget": cfg.budget.budget,
-            "epochs": cfg.budget.epochs, "seed": cfg.seed,
-            "objective": "val_acc", "value": best.value, "uniform_value": uniform,
-            "trials": len(complete), "best_trial": best.number,
-            "search": {k: (list(v) if isinstance(v, tuple) else v)
-                       for k, v in asdict(self.search).items() if k != "storage"},
-            "cost": {"wall_s": wall_s, "init_wall_s": self.init_cost.get("wall_s"),
-                     "trials_wall_s": trial_cost,
-                     "init_backward_samples": self.init_cost.get("backward_samples"),
-                     "trials_backward_samples": sum(t.user_attrs.get("backward_samples", 0)
-                                                    for t in complete)},
-        }
-        card = SamplerCard.create(self.family, theta, transform=self.search.transform,
-                                  provenance=provenance)
-        card.save(self.out / "sampler.json")
-        rows = [{"trial": t.number, "val_acc": t.value,
-                 "best_so_far": max(c.value for c in complete if c.number <= t.number),
-                 **{k: t.user_attrs.get(k) for k in ("val_loss", "wall_s", "backward_samples")},
-                 **t.params} for t in complete]
-        write_json(self.out / "trials.json", {"search_algo": self.search.search_algo,
-                                              "trials": rows})
-        header = list(rows[0])
-        write_csv(self.out / "trials.csv", header, ([row[k] for k in header] for row in rows))
-        return {"card": card, "trials": rows, "wall_s": wall_s, "best_value": best.value,
-                "uniform_value": uniform}
+        result = search_sampler(
+            self.fine_tune, self.data.train_y.shape[0], search=self.search, seed=cfg.seed,
+            settings=cfg.to_dict(), resume=resume, progress=progress,
+            provenance={"dataset": cfg.data.dataset, "model": cfg.model.model,
+                        "noise": cfg.data.noise, "noise_type": cfg.data.noise_type,
+                        "budget": cfg.budget.budget, "epochs": cfg.budget.epochs, "seed": cfg.seed})
+        wall_s = time.perf_counter() - t_start
+        cost = {"wall_s": wall_s, "init_wall_s": self.init_cost.get("wall_s"),
+                "trials_wall_s": sum(t.get("wall_s", 0.0) for t in result.trials),
+                "init_backward_samples": self.init_cost.get("backward_samples"),
+                "trials_backward_samples": sum(t.get("backward_samples", 0) for t in result.trials)}
+        card = dataclasses.replace(result.card, provenance={**result.card.provenance, "cost": cost})
+        result = dataclasses.replace(result, card=card, wall_s=wall_s)
+        save_search(result, self.out)
+        return {"card": card, "trials": result.trials, "wall_s": wall_s,
+                "best_value": result.best_value, "uniform_value": result.uniform_value}
 
 
 __all__ = ["INIT_NAME", "SEARCH_ALGOS", "SearchConfig", "SwiftSearch"]

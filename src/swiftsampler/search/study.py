@@ -36,7 +36,7 @@ import time
 import warnings
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import optuna
 from optuna.exceptions import DuplicatedStudyError, ExperimentalWarning, UpdateFinishedTrialError
@@ -46,14 +46,11 @@ from optuna.storages._heartbeat import BaseHeartbeat
 from optuna.storages.journal import JournalFileBackend
 from optuna.trial import FrozenTrial, TrialState
 
-from ..config import RunConfig
 from ..data.files import describe_exception
 from ..engine.checkpoint import config_difference
 from ..errors import ConfigError
 from ..seeding import derive_seed
-
-if TYPE_CHECKING:
-    from .runner import SearchConfig
+from .config import SearchConfig
 
 #: How many times a trial whose worker died is re-queued.
 MAX_RETRY = 3
@@ -238,12 +235,12 @@ def make_sampler(search: SearchConfig, seed: int) -> TrialSeededSampler:
 
 # ------------------------------------------------------------------------------------------ study
 
-def study_settings(cfg: RunConfig, search: SearchConfig) -> dict[str, Any]:
+def study_settings(search: SearchConfig, training: dict[str, Any]) -> dict[str, Any]:
     """What a study is made with (stored in it, JSON): the objective's search settings and the
-    training settings."""
+    training settings (``RunConfig.to_dict()`` for the CLI, whatever a library caller passes)."""
     search_settings = {key: getattr(search, key) for key in OBJECTIVE_SETTINGS}
     return {"search": {k: list(v) if isinstance(v, tuple) else v for k, v in search_settings.items()},
-            "config": cfg.to_dict()}
+            "config": training}
 
 
 def settings_difference(saved: dict[str, Any], current: dict[str, Any]) -> str | None:
