@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 BUDGET_UNITS = ("backward", "compute")
 _FORWARD_COST = {"backward": 0, "compute": 1}
@@ -152,8 +152,3 @@ class CostMeter:
         self._spent = int(state["spent"])
         self._elapsed = float(state.get("elapsed_s", 0.0))
         self._clock_start = None
-
-
-def budget_dict(budget: Budget) -> dict[str, object]:
-    return {**asdict(budget), "samples_per_epoch": budget.samples_per_epoch,
-            "total_units": budget.total_units}
