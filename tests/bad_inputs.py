@@ -169,6 +169,7 @@ CASES: list[Case] = [
     Case("negative workers", _train("--workers", "-1"), "--workers: must be a non-negative integer"),
     Case("time budget of zero", _train("--time-budget", "0"), "--time-budget: must be a positive"),
     Case("unknown budget unit", _train("--budget-unit", "flops"), "--budget-unit: must be backward"),
+    Case("unknown logger", _train("--log", "wandb2"), "unknown logger 'wandb2'"),
     Case("negative checkpoint interval", _train("--checkpoint-every", "-1"),
          "--checkpoint-every: must be a non-negative integer"),
     # ------------------------------------------------------------------ plugin parameters

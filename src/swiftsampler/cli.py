@@ -110,7 +110,23 @@ def _default_out(cfg: RunConfig) -> Path:
 
 
 def _show_progress(mode: str) -> bool:
+    """A progress bar: ``on``, or ``auto`` on a terminal."""
     return mode == "on" or (mode == "auto" and sys.stderr.isatty())
+
+
+def _progress_lines(mode: str) -> bool:
+    """One line per epoch (or trial) instead: ``auto`` when stderr is not a terminal (logs)."""
+    return mode == "auto" and not sys.stderr.isatty()
+
+
+def _log_names(text: str) -> list[str]:
+    """``--log a,b``: the loggers, checked against the registry before any work."""
+    from .logs import LOGGERS
+
+    names = [n.strip() for n in text.split(",") if n.strip() and n.strip() != "none"]
+    for name in names:
+        LOGGERS.get(name)
+    return names
 
 
 def check_names(cfg: RunConfig) -> None:
@@ -134,14 +150,26 @@ def check_names(cfg: RunConfig) -> None:
 
 def cmd_train(args: argparse.Namespace) -> int:
     from .engine import train
+    from .logs import MetricsCSV, ProgressLines, create_loggers
     from .report import format_summary
 
     cfg = config_from_args(args)
     check_names(cfg)
+    logs = _log_names(args.log)
     out = check_output_dir(args.out if args.out else _default_out(cfg))
     # A result from an earlier run in DIR must not look current if this one fails.
     (out / "result.json").unlink(missing_ok=True)
-    result = train(cfg, out_dir=out, resume=args.resume, progress=_show_progress(args.progress))
+    metrics = MetricsCSV(out / "metrics.csv")
+    callbacks = [metrics, *create_loggers(logs, out)]
+    if _progress_lines(args.progress):
+        callbacks.append(ProgressLines("swiftsampler train"))
+    try:
+        result = train(cfg, out_dir=out, resume=args.resume, progress=_show_progress(args.progress),
+                       callbacks=callbacks)
+    finally:
+        for callback in callbacks:
+            getattr(callback, "close", lambda: None)()
+    MetricsCSV(out / "metrics.csv", result["history"]).write()  # every epoch, also after --resume
     path = write_json(out / "result.json", result)
     print(format_summary(result, path))
     return 0
@@ -162,10 +190,26 @@ def cmd_search(args: argparse.Namespace) -> int:
     )
     out = check_output_dir(args.out)
     runner = SwiftSearch(cfg, search, out)
-    outcome = runner.run(resume=args.resume, progress=_show_progress(args.progress))
+    outcome = runner.run(resume=args.resume, progress=_show_progress(args.progress),
+                         on_trial=_trial_logs(args, search.n_trials, out))
     plots = search_plots(runner, outcome) if args.plots else []
     print(format_search_summary(runner, outcome, plots))
     return 0
+
+
+def _trial_logs(args: argparse.Namespace, n_trials: int, out: Path) -> Any:
+    """The search's per-trial callback: progress lines off a terminal and the ``--log`` loggers."""
+    from .logs import TrialLines, create_loggers
+
+    callbacks = create_loggers(_log_names(args.log), out, step_key="trial")
+    if _progress_lines(args.progress):
+        callbacks.append(TrialLines("swiftsampler search", n_trials, "val_acc"))
+
+    def on_trial(row: dict[str, Any]) -> None:
+        for callback in callbacks:
+            callback(row)
+
+    return on_trial
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
@@ -188,13 +232,15 @@ def cmd_compare(args: argparse.Namespace) -> int:
     grid = grid.replace(base=base, **axes)
     for _, _, cfg in grid.runs():
         check_names(cfg)
-    return _compare_and_report(grid, check_output_dir(args.out), args.jobs, _show_progress(args.progress),
-                               args.search_trials)
+    return _compare_and_report(grid, check_output_dir(args.out), args.jobs, args.progress,
+                               args.search_trials, _log_names(args.log))
 
 
-def _compare_and_report(grid: Any, out: Path, jobs: int, progress: bool, search_trials: int) -> int:
+def _compare_and_report(grid: Any, out: Path, jobs: int, progress: str, search_trials: int,
+                        logs: Sequence[str] = ()) -> int:
     from .experiments import AXES, run_comparison
     from .experiments.report import write_report
+    from .logs import RunLines, run_logger
 
     if jobs < 1:
         raise ConfigError(f"--jobs: must be >= 1, got {jobs}")
@@ -203,7 +249,16 @@ def _compare_and_report(grid: Any, out: Path, jobs: int, progress: bool, search_
     runs = len(grid.runs())
     axes = " x ".join(f"{len(getattr(grid, a))} {a}" for a in AXES)
     print(f"swiftsampler compare: {runs} runs ({axes}) into {out}, {jobs} at a time", flush=True)
-    counts = run_comparison(grid, out, jobs=jobs, progress=progress, search_trials=search_trials)
+    callbacks = [run_logger(logs, out)] if logs else []
+    if _progress_lines(progress):
+        callbacks.append(RunLines("swiftsampler compare", runs))
+
+    def on_run(key: str, status: str, payload: Any) -> None:
+        for callback in callbacks:
+            callback(key, status, payload)
+
+    counts = run_comparison(grid, out, jobs=jobs, progress=_show_progress(progress),
+                            search_trials=search_trials, on_run=on_run)
     paths = write_report(out)
     print(_report_tables(paths["markdown"]))
     print(_counts_line(counts, out))
@@ -248,8 +303,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     description, grid = PRESETS["demo"]
     print(f"swiftsampler demo: {description}, on MNIST-1D (generated, no download)")
-    return _compare_and_report(grid, check_output_dir(args.out), args.jobs,
-                               _show_progress(args.progress), 30)
+    return _compare_and_report(grid, check_output_dir(args.out), args.jobs, args.progress, 30)
 
 
 def cmd_list(args: argparse.Namespace) -> int:
@@ -289,8 +343,12 @@ def build_parser() -> argparse.ArgumentParser:
                        help="output directory (default: runs/<dataset>_<model>_<sampler>_b<B>_s<K>)")
     train.add_argument("--resume", action="store_true",
                        help="continue from DIR/checkpoint.pt (needs --checkpoint-every)")
+    train.add_argument("--log", default="none", metavar="NAME[,NAME]",
+                       help="also log every epoch to: tensorboard (event files in DIR/tensorboard); "
+                            "DIR/metrics.csv is always written (default: none)")
     train.add_argument("--progress", choices=("auto", "on", "off"), default="auto",
-                       help="progress bar on stderr (default: auto, only on a terminal)")
+                       help="progress on stderr: a bar on a terminal, one line per epoch otherwise "
+                            "(auto, the default); on: always a bar; off: nothing")
     add_config_arguments(train)
     train.set_defaults(func=cmd_train)
 
@@ -341,7 +399,10 @@ def build_parser() -> argparse.ArgumentParser:
                              "that (its worker died) is failed and re-queued (default: 60)")
     search.add_argument("--no-plots", dest="plots", action="store_false",
                         help="skip the PNG plots")
-    search.add_argument("--progress", choices=("auto", "on", "off"), default="auto")
+    search.add_argument("--log", default="none", metavar="NAME[,NAME]",
+                        help="also log every trial to: tensorboard (DIR/tensorboard) (default: none)")
+    search.add_argument("--progress", choices=("auto", "on", "off"), default="auto",
+                        help="a bar on a terminal, one line per trial otherwise (default: auto)")
     add_config_arguments(search, exclude=("sampler", "sampler_params", "sampler_card",
                                           "checkpoint_every"))
     search.set_defaults(func=cmd_search)
@@ -370,7 +431,11 @@ def build_parser() -> argparse.ArgumentParser:
                          help="runs at a time, each in its own worker process when N > 1 (default: 1)")
     compare.add_argument("--search-trials", type=int, default=30,
                          help="trials of the sampler search behind each swift cell (default: 30)")
-    compare.add_argument("--progress", choices=("auto", "on", "off"), default="auto")
+    compare.add_argument("--log", default="none", metavar="NAME[,NAME]",
+                         help="also log every run's epochs to: tensorboard (DIR/runs/<run>/tensorboard) "
+                              "(default: none)")
+    compare.add_argument("--progress", choices=("auto", "on", "off"), default="auto",
+                         help="a bar on a terminal, one line per finished run otherwise (default: auto)")
     add_config_arguments(compare, exclude=("sampler", "budget", "augment", "noise", "model", "seed",
                                            "sampler_card", "checkpoint_every"))
     compare.set_defaults(func=cmd_compare)

@@ -58,8 +58,11 @@ def _search_card(cfg: RunConfig, folder: Path, n_trials: int, progress: bool) ->
 
 
 def run_comparison(grid: GridSpec, out: str | Path, *, jobs: int = 1, progress: bool = False,
-                   search_trials: int = 30) -> dict[str, int]:
+                   search_trials: int = 30,
+                   on_run: Callable[[str, str, Any], None] | None = None) -> dict[str, int]:
     """Run every run of ``grid`` not yet done in ``out/results.db``; return the status counts.
+
+    ``on_run(key, status, result or reason)`` is called as each run of this comparison ends.
 
     Runs that failed before are tried again; runs that another live comparison on ``out`` is training
     are left to it (so its counts may still show them ``running``).
@@ -73,7 +76,7 @@ def run_comparison(grid: GridSpec, out: str | Path, *, jobs: int = 1, progress: 
         todo = store.todo(list(by_key))
         if todo:
             configs = _prepare(grid, out, by_key, todo, search_trials, progress)
-            _execute(store, configs, jobs, progress)
+            _execute(store, configs, jobs, progress, on_run)
         return store.counts()
 
 
@@ -99,7 +102,7 @@ def _prepare(grid: GridSpec, out: Path, by_key: dict[str, tuple[dict[str, Any], 
 
 
 def _execute(store: ResultStore, configs: dict[str, dict[str, Any]], jobs: int,
-             progress: bool) -> None:
+             progress: bool, on_run: Callable[[str, str, Any], None] | None = None) -> None:
     """Claim and train runs of ``configs`` until none is left, ``jobs`` at a time, recording each
     outcome as it arrives."""
     from tqdm.auto import tqdm
@@ -114,6 +117,8 @@ def _execute(store: ResultStore, configs: dict[str, dict[str, Any]], jobs: int,
         elif status != "done":
             bar.write(f"run failed: {key}: {payload}")
         bar.update(1)
+        if kept and on_run is not None:
+            on_run(key, status, payload)
 
     try:
         if jobs <= 1:

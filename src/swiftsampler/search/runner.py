@@ -22,6 +22,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -151,7 +152,8 @@ class SwiftSearch:
                 "backward_samples": trainer.core.meter.backward_samples - start}
 
     # ---------------------------------------------------------------- outer loop
-    def run(self, *, resume: bool = False, progress: bool = False) -> dict[str, Any]:
+    def run(self, *, resume: bool = False, progress: bool = False,
+            on_trial: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
         """Run (or continue, or join as another worker) the study; write the card, the trials table
         and the plots. The storage and a resumed study's settings are checked before any training."""
         if resume and self.search.storage is None:
@@ -166,7 +168,7 @@ class SwiftSearch:
         cfg = self.cfg
         result = search_sampler(
             self.fine_tune, self.data.train_y.shape[0], search=self.search, seed=cfg.seed,
-            settings=cfg.to_dict(), resume=resume, progress=progress,
+            settings=cfg.to_dict(), resume=resume, progress=progress, on_trial=on_trial,
             provenance={"dataset": cfg.data.dataset, "model": cfg.model.model,
                         "noise": cfg.data.noise, "noise_type": cfg.data.noise_type,
                         "budget": cfg.budget.budget, "epochs": cfg.budget.epochs, "seed": cfg.seed})

@@ -58,8 +58,8 @@ class SearchResult:
 def search_sampler(objective: Objective, num_samples: int, *, search: SearchConfig | None = None,
                    seed: int = 0, objective_name: str = "val_acc",
                    settings: Mapping[str, Any] | None = None, resume: bool = False,
-                   progress: bool = False, provenance: Mapping[str, Any] | None = None
-                   ) -> SearchResult:
+                   progress: bool = False, provenance: Mapping[str, Any] | None = None,
+                   on_trial: Callable[[dict[str, Any]], None] | None = None) -> SearchResult:
     """Search the sampler family of ``search`` for the parameters that maximise ``objective``.
 
     Args:
@@ -76,6 +76,8 @@ def search_sampler(objective: Objective, num_samples: int, *, search: SearchConf
         resume: continue (or join) the study in ``search.storage``.
         progress: show a progress bar of the trials.
         provenance: recorded in the card (dataset, model, ...), next to the search's own entries.
+        on_trial: called after each trial this process runs, with ``trial`` (its number),
+            ``best`` (the study's best value so far, this trial included) and its metrics.
 
     Returns:
         The best card (its provenance holds the objective, its value, the uniform trial's value,
@@ -107,7 +109,12 @@ def search_sampler(objective: Objective, num_samples: int, *, search: SearchConf
                               f"{objective_name!r}")
         for key, value in metrics.items():
             trial.set_user_attr(key, value if isinstance(value, int) else float(value))
-        return float(metrics[objective_name])
+        value = float(metrics[objective_name])
+        if on_trial is not None:
+            done = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
+            best = max([value, *(t.value for t in done)])
+            on_trial({"trial": trial.number, "best": best, **metrics})
+        return value
 
     run_trials(study, trial_objective, search.n_trials,
                on_change=lambda complete: bar.update(min(complete, bar.total) - bar.n))
