@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 # Keep generated datasets inside the checkout (not in ~/.cache) for the demo and the tests.
 export SWIFTSAMPLER_CACHE ?= $(CURDIR)/.cache/swiftsampler
 
-.PHONY: setup demo test lint clean
+.PHONY: setup demo test docs clean
 
 setup: $(STAMP)
 
@@ -21,8 +21,12 @@ demo: setup
 	$(BIN)/swiftsampler demo --out runs/demo
 
 test: setup
-	$(BIN)/ruff check --quiet src tests bench
+	$(BIN)/ruff check --quiet src tests bench examples
 	$(BIN)/python -m pytest -q
+
+docs: setup
+	$(BIN)/pdoc --output-directory build/api swiftsampler
+	@echo "API reference: build/api/index.html"
 
 clean:
 	rm -rf runs .cache .pytest_cache

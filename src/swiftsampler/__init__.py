@@ -10,6 +10,3 @@ def load_results(path: Any) -> Any:
     from .results import load_results as load
 
     return load(path)
-
-
-__all__ = ["__version__", "load_results"]

@@ -1,7 +1,8 @@
 """The sampler card: a searched Swift Sampler as a small, versioned JSON file.
 
-A card holds everything needed to rebuild the sampler on any model (research notes §8.14: the
-parameters are reused as they are; features and transform are recomputed with the target model)::
+A card holds everything needed to rebuild the sampler on any model (the parameters are reused as they
+are; features and transform are recomputed with the target model, our reading of the paper's
+transfer [I])::
 
     {
       "schema": "swiftsampler.sampler-card/1",

@@ -1,6 +1,6 @@
 """The sampler family: a few knot values -> a sampling probability for every training sample.
 
-Formulation (research notes §2.2, step 3; the paper fixes only "about 10 parameters", a
+Formulation (the paper fixes only "about 10 parameters", a
 Lipschitz-constrained function of transformed features [Q/S]; the layout below is our reconstruction [I]):
 
 * Each feature ``k`` (already transformed to ``u_k`` in [0, 1]) gets a piecewise-linear function ``h_k``

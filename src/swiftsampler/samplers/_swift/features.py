@@ -4,11 +4,12 @@ A feature extractor is a function ``(stats: SampleStats) -> Tensor (N,) float64`
 the per-sample statistics (:mod:`swiftsampler.stats`), with NaN for every sample not seen yet. The
 extractors are registered in :data:`FEATURES`; :func:`feature_matrix` stacks several into ``(N, K)``.
 
-Source of each feature (tags as in the research notes, ``shared/research/swift_sampler.md`` §2):
+Source of each feature ([Q]: stated in the paper, with the figure; [I]: our inference; see
+docs/swift_sampler.md):
 
 * ``loss``: the last training loss. The paper's first feature [Q: Fig. 1, "(Loss, E^r) space"].
 * ``entropy``: the renormed entropy ``E^r``. The paper's second feature [Q: Fig. 1]; its exact definition
-  (entropy of the renormalised non-label softmax, divided by ``log(C - 1)``) is our reading [I, §8.2].
+  (entropy of the renormalised non-label softmax, divided by ``log(C - 1)``) is our reading [I].
 * ``p_true``, ``grad_norm``, ``margin``, ``loss_ema``: extra features of ours [I], for loss-only or
   alternative searches: the mean true-class probability over all visits, the gradient-norm proxy
   ``||softmax(z) - onehot(y)||_2``, the probability margin and the EMA of the loss.

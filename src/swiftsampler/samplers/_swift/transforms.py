@@ -2,8 +2,8 @@
 
 The sampler function (:mod:`.family`) lives on [0, 1]; a transform puts each raw feature there. Because
 the cdf and cgf transforms are rank- or mass-based, the same sampler parameters apply to any model and
-any loss scale, which is what lets a searched sampler transfer between networks (research notes §2.2,
-step 4). Each transform has the common signature ``(values, mass=None) -> u``:
+any loss scale, which is what lets a searched sampler transfer between networks (the paper reports
+transfer among networks [Q: abstract]). Each transform has the common signature ``(values, mass=None) -> u``:
 
 * :func:`cdf`: the empirical CDF with mid-ranks for ties [paper names it, Q: Fig. 3 "SS(cdf)"; the
   mid-rank tie rule is ours, I]::
