@@ -11,6 +11,7 @@ import argparse
 import ast
 import os
 import sys
+import textwrap
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
@@ -77,9 +78,11 @@ def add_config_arguments(parser: argparse.ArgumentParser, exclude: Sequence[str]
         default = getattr(getattr(defaults, group) if group else defaults, f.name)
         shown = ",".join(map(str, default)) if isinstance(default, list) else default
         help_text = f.metadata.get("help", "")
+        # None means "the dataset's / model's own" (the help says so): no "(default: None)"
+        with_default = help_text if default is None else f"{help_text} (default: {shown})"
         if f.type == "bool":
             target.add_argument(flag(f.name), action=argparse.BooleanOptionalAction,
-                                default=argparse.SUPPRESS, help=f"{help_text} (default: {shown})")
+                                default=argparse.SUPPRESS, help=with_default)
         elif f.type.startswith("dict"):
             target.add_argument(flag(f.name), dest=f.name, action="append", type=_parse_param,
                                 default=argparse.SUPPRESS, metavar=f.metadata.get("metavar"),
@@ -87,7 +90,7 @@ def add_config_arguments(parser: argparse.ArgumentParser, exclude: Sequence[str]
         else:
             target.add_argument(flag(f.name), dest=f.name, type=_field_type(f.name, f.type),
                                 default=argparse.SUPPRESS, metavar=f.metadata.get("metavar"),
-                                choices=None, help=f"{help_text} (default: {shown})")
+                                choices=None, help=with_default)
 
 
 def config_from_args(args: argparse.Namespace, base: RunConfig | None = None) -> RunConfig:
@@ -319,7 +322,10 @@ def cmd_list(args: argparse.Namespace) -> int:
                             ("LR schedules", SCHEDULES)):
         print(f"{title}:")
         for entry in registry:
-            print(f"  {entry.name:<24} {entry.summary}")
+            lines = textwrap.wrap(entry.summary, width=110 - 27) or [""]
+            print(f"  {entry.name:<24} {lines[0]}")
+            for line in lines[1:]:
+                print(f"  {'':<24} {line}")
             if args.verbose:
                 for param in registry.user_parameters(entry.name):
                     print(f"  {'':<24}   {param.name}={param.default!r}")
@@ -459,7 +465,24 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _show_library_messages() -> None:
+    """The library's informational messages (``logging`` logger ``swiftsampler``) as lines on stderr."""
+    import logging
+
+    class CurrentStderr(logging.StreamHandler):  # whatever sys.stderr is when a message comes
+        stream = property(lambda self: sys.stderr, lambda self, value: None)
+
+    logger = logging.getLogger("swiftsampler")
+    if not logger.handlers:
+        handler = CurrentStderr()
+        handler.setFormatter(logging.Formatter("swiftsampler: %(message)s"))
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+        logger.propagate = False
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    _show_library_messages()
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

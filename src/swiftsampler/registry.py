@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import difflib
 import inspect
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
@@ -32,6 +33,14 @@ class Entry(Generic[T]):
     meta: dict[str, Any] = field(default_factory=dict)
 
 
+def summary(doc: str) -> str:
+    """The first sentence of a docstring's first paragraph, on one line, without reST markup
+    (``code`` -> code); a sentence ends at a full stop before a capital, not after "et al"."""
+    paragraph = " ".join(doc.strip().split("\n\n", 1)[0].split()).replace("``", "")
+    first = re.split(r"(?<!\bal)(?<!\be\.g)(?<!\bi\.e)\.\s+(?=[A-Z])", paragraph, maxsplit=1)[0]
+    return first if first.endswith((".", ":")) or not first else first + "."
+
+
 class Registry(Generic[T]):
     """Name -> factory lookup for one plugin family (``kind`` is used in error messages)."""
 
@@ -47,8 +56,8 @@ class Registry(Generic[T]):
         def decorate(factory: Callable[..., T]) -> Callable[..., T]:
             if name in self._entries:
                 raise ValueError(f"{self.kind} {name!r} is registered twice")
-            doc = inspect.getdoc(factory) or ""
-            self._entries[name] = Entry(name, factory, doc.split("\n", 1)[0], dict(meta))
+            self._entries[name] = Entry(name, factory, summary(inspect.getdoc(factory) or ""),
+                                        dict(meta))
             return factory
 
         return decorate

@@ -12,6 +12,7 @@ metadata:
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 import random
@@ -181,6 +182,8 @@ def mnist1d(*, num_samples: int = 25000,
     path = mnist1d_cache_path(num_samples, cache_dir)
     arrays = load_arrays(path, _MNIST1D_KEYS)
     if not _valid_mnist1d(arrays, num_samples):
+        logging.getLogger("swiftsampler").info(
+            "generating MNIST-1D (%d samples) once; later runs read it from %s", num_samples, path)
         arrays = _generate_mnist1d(num_samples)
         save_arrays(path, arrays)
     assert arrays is not None
