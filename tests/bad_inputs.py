@@ -240,6 +240,8 @@ CASES: list[Case] = [
          "--out: {tmp}/f/run lies under {tmp}/f, which is a file", _file("f")),
     Case("--sampler-card with another sampler", _train("--sampler-card", "{tmp}/card.json"),
          "--sampler-card: is only for --sampler swift", _card()),
+    Case("swift sampler without a card", _train("--sampler", "swift"),
+         "the swift sampler needs a sampler card (--sampler-card PATH"),
     Case("sampler card that does not exist", _train("--sampler", "swift", "--sampler-card", "{tmp}/x"),
          "sampler card {tmp}/x not found"),
     Case("sampler card that is not JSON",

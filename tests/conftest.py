@@ -8,6 +8,15 @@ def _isolated_cache(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("SWIFTSAMPLER_CACHE", str(tmp_path_factory.getbasetemp() / "cache"))
 
 
+#: Parameters the registry-wide tests give a sampler that needs some (swift needs a card or its
+#: knot values: here one that favours low losses and low renormed entropy).
+SAMPLER_TEST_PARAMS = {"swift": {"params": [1.0, 0.8, 0.6, 0.4, 0.2, 1.0, 0.8, 0.6, 0.4, 0.2]}}
+
+
+def sampler_test_params(name):
+    return dict(SAMPLER_TEST_PARAMS.get(name, {}))
+
+
 class _Stop(Exception):
     pass
 

@@ -16,6 +16,8 @@ from swiftsampler.schedules import LRSchedule
 from swiftsampler.seeding import derive_seed
 from swiftsampler.tasks import token_cross_entropy as per_sample_ce
 
+from .conftest import sampler_test_params
+
 
 def toy():
     data = create_dataset("synthetic", num_samples=800, num_classes=4, dim=16)
@@ -116,7 +118,7 @@ def test_selective_backprop_back_propagates_only_what_it_keeps():
 def test_len_of_the_batch_sampler_is_the_batches_it_yields(name, budget):
     _, train_set = toy()
     session = SamplingSession(name, num_samples=len(train_set), budget=budget, epochs=3,
-                              batch_size=48, seed=1)
+                              batch_size=48, seed=1, **sampler_test_params(name))
     loader = DataLoader(IndexedDataset(train_set), batch_sampler=session.batch_sampler)
     model = small_model()
     optimizer = torch.optim.SGD(model.parameters(), lr=0.05)

@@ -7,8 +7,10 @@ from pathlib import Path
 from swiftsampler.samplers import SAMPLERS, list_samplers
 from swiftsampler.testing import SamplerConformance
 
+from .conftest import sampler_test_params
+
 for _name in list_samplers():
-    _params = {"rescore_every": 1} if _name == "online-batch-selection" else {}
+    _params = {"rescore_every": 1} if _name == "online-batch-selection" else sampler_test_params(_name)
     globals()[f"TestConformance_{_name.replace('-', '_')}"] = type(
         f"TestConformance_{_name}", (SamplerConformance,), {"name": _name, "params": _params})
 

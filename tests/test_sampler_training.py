@@ -6,12 +6,12 @@ from swiftsampler.config import RunConfig
 from swiftsampler.engine import train
 from swiftsampler.samplers import SAMPLERS, list_samplers
 
-from .conftest import stopped_then_resumed, without_times
+from .conftest import sampler_test_params, stopped_then_resumed, without_times
 
 
 def config(sampler, **changes):
     settings = dict(dataset="synthetic", model="mlp", width=32, epochs=4, batch_size=32,
-                    sampler=sampler, budget=0.4)
+                    sampler=sampler, budget=0.4, sampler_params=sampler_test_params(sampler))
     return RunConfig().replace(**{**settings, **changes})
 
 

@@ -20,6 +20,8 @@ from swiftsampler.samplers._selective_backprop import beta_for_budget, expected_
 from swiftsampler.samplers._uis import variance_reduction
 from swiftsampler.stats import SampleStats
 
+from .conftest import sampler_test_params
+
 
 def gen(seed=0):
     return torch.Generator().manual_seed(seed)
@@ -38,53 +40,15 @@ def crafted_stats(p_true, losses=None):
     return stats
 
 
-# ---------------------------------------------------------------- conformance, over the registry
+# ---------------------------------------------------------------- over the registry
+# (plans valid and seeded, state round trips: tests/test_sampler_conformance.py)
 def run_epochs(name, n=60, epochs=3, seed=0, stats=None, budget=0.5):
-    sampler = create_sampler(name, n, budget=budget)
+    sampler = create_sampler(name, n, budget=budget, **sampler_test_params(name))
     stats = stats or crafted_stats([0.1 + 0.8 * i / n for i in range(n)])
     g = gen(seed)
     plans = [sampler.plan_epoch(stats, g, EpochInfo(e, e / epochs, round(budget * n)))
              for e in range(epochs)]
     return sampler, plans
-
-
-@pytest.mark.parametrize("name", list_samplers())
-def test_plans_are_valid_and_deterministic(name):
-    _, plans = run_epochs(name)
-    _, again = run_epochs(name)
-    for plan, twin in zip(plans, again):
-        assert plan.indices.dtype == torch.long and plan.indices.dim() == 1
-        assert 0 <= int(plan.indices.min()) and int(plan.indices.max()) < 60
-        assert torch.equal(plan.indices, twin.indices)
-        if plan.weights is not None:
-            assert bool(torch.isfinite(plan.weights).all()) and bool((plan.weights >= 0).all())
-    _, other = run_epochs(name, seed=1)
-    assert any(not torch.equal(a.indices, b.indices) for a, b in zip(plans, other))
-
-
-@pytest.mark.parametrize("name", list_samplers())
-def test_state_round_trip_continues_identically(name):
-    stats = crafted_stats([0.2 + 0.6 * i / 40 for i in range(40)])
-    a = create_sampler(name, 40, budget=0.3)
-    g = gen(3)
-    info = EpochInfo(1, 0.5, 12)
-    a.plan_epoch(stats, g, info)
-    if a.needs_scores:
-        a.select(torch.arange(8), BatchScores(torch.rand(8, generator=gen(4)),
-                                              torch.randn(8, 2, generator=gen(5)),
-                                              torch.zeros(8, dtype=torch.long)), gen(6))
-    b = create_sampler(name, 40, budget=0.3)
-    b.load_state_dict(a.state_dict())
-    state = g.get_state()
-    pa = a.plan_epoch(stats, g, info)
-    g.set_state(state)
-    pb = b.plan_epoch(stats, g, info)
-    assert torch.equal(pa.indices, pb.indices)
-    if a.needs_scores:
-        scores = BatchScores(torch.rand(8, generator=gen(7)), torch.randn(8, 2, generator=gen(8)),
-                             torch.zeros(8, dtype=torch.long))
-        sa, sb = a.select(torch.arange(8), scores, gen(9)), b.select(torch.arange(8), scores, gen(9))
-        assert torch.equal(sa.keep, sb.keep)
 
 
 def test_sample_then_batch_samplers_plan_the_budget_and_selectors_plan_everything():

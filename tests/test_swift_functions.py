@@ -274,8 +274,17 @@ def test_card_save_load_round_trip(tmp_path):
     data = json.loads(path.read_text())
     assert data["schema"] == CARD_SCHEMA and data["features"] == ["loss", "entropy"]
     assert "created" in data["provenance"] and "swiftsampler" in data["provenance"]
+    n = card.family_obj().n_knots  # the readable knots repeat the parameters feature by feature
+    assert data["knots"]["loss"] == {"at": [j / (n - 1) for j in range(n)], "values": card.params[:n]}
+    assert data["knots"]["entropy"]["values"] == card.params[n:]
     back = load_card(path)
     assert back == card and SamplerCard.load(path).family_obj() == card.family_obj()
+    edited = {**data, "knots": {**data["knots"], "loss": {"at": data["knots"]["loss"]["at"],
+                                                        "values": [0.0] * n}}}
+    with pytest.raises(ConfigError, match="'knots' and 'params' disagree"):
+        load_card(_write(tmp_path, edited))
+    del data["knots"]  # a card without them (written before they existed) still loads
+    assert load_card(_write(tmp_path, data)) == card
     assert back.family_obj().floor == 0.1
     assert not list(tmp_path.glob("sub/.*.tmp"))
 

@@ -168,9 +168,19 @@ class SamplerCard:
         u = transformed_features(stats, self.features, self.transform)
         return self.family_obj().probabilities(u, self.params)
 
+    def knots(self) -> dict[str, dict[str, list[float]]]:
+        """The parameters as a reader sees them: per feature, its knots' positions on [0, 1] of
+        the transformed feature (``at``) and their values (``values``)."""
+        family = self.family_obj()
+        n = family.n_knots
+        at = [j / (n - 1) for j in range(n)]
+        return {feature: {"at": at, "values": self.params[k * n:(k + 1) * n]}
+                for k, feature in enumerate(family.features)}
+
     def to_dict(self) -> dict[str, Any]:
+        """The card as JSON: ``knots`` repeats ``params`` feature by feature, for readers."""
         return {"schema": self.schema, "features": list(self.features), "transform": self.transform,
-                "family": dict(self.family), "params": list(self.params),
+                "family": dict(self.family), "params": list(self.params), "knots": self.knots(),
                 "provenance": dict(self.provenance)}
 
     def save(self, path: str | Path) -> Path:
@@ -190,16 +200,20 @@ class SamplerCard:
         if data["schema"] != CARD_SCHEMA:
             raise ConfigError(f"{source}: unsupported schema {data['schema']!r} (expected {CARD_SCHEMA!r})")
         names = [f.name for f in dataclasses.fields(cls)]
-        unknown = sorted(set(data) - set(names))
+        unknown = sorted(set(data) - set(names) - {"knots"})
         if unknown:
             raise ConfigError(f"{source}: unknown key {unknown[0]!r}; a card has: {', '.join(names)}")
         missing = [n for n in ("features", "transform", "family", "params") if n not in data]
         if missing:
             raise ConfigError(f"{source}: missing {missing[0]!r}")
+        fields = {k: v for k, v in data.items() if k != "knots"}
         try:
-            return cls(**dict(data))
+            card = cls(**fields)
         except ConfigError as exc:
             raise ConfigError(f"{source}: {exc}") from None
+        if "knots" in data and data["knots"] != card.knots():
+            raise ConfigError(f"{source}: 'knots' and 'params' disagree (edit params, or both)")
+        return card
 
     @classmethod
     def load(cls, path: str | Path) -> SamplerCard:

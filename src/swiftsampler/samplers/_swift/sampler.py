@@ -53,11 +53,13 @@ class SwiftSampler(Sampler):
             if params is not None:
                 raise ConfigError("give either a sampler card or params, not both")
             self.card = load_card(card)
+        elif params is None:
+            raise ConfigError("the swift sampler needs a sampler card (--sampler-card PATH, written "
+                              "by swiftsampler search) or its parameters (params=[...])")
         else:
             family = SamplerFamily(features=tuple(features), n_knots=n_knots, combine=combine,
                                    floor=floor)
-            theta = family.uniform_params() if params is None else list(params)
-            self.card = SamplerCard.create(family, theta, transform=transform)
+            self.card = SamplerCard.create(family, list(params), transform=transform)
         self.family = self.card.family_obj()
         self.theta = torch.tensor(self.card.params, dtype=torch.float64)
         if warmup is None:
