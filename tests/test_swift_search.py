@@ -221,3 +221,28 @@ def test_the_search_runs_on_any_objective_and_returns_its_best_card():
     again = search_sampler(objective, 50, search=SearchConfig(n_trials=8, search_algo="random"),
                            seed=3, objective_name="score")
     assert again.card.params == result.card.params  # the same seed, the same proposals
+
+
+def test_a_card_used_in_another_setting_warns_with_what_differs(tmp_path, caplog):
+    from swiftsampler.engine import Trainer
+    from swiftsampler.samplers import SamplerCard, SamplerFamily
+
+    family = SamplerFamily(features=("loss",), n_knots=2)
+    searched = {"dataset": "synthetic", "task": "classification", "model": "cnn2d", "noise": 0.4,
+                "noise_type": "asymmetric", "budget": 0.5}
+    path = SamplerCard.create(family, [1.0, 0.2], transform="cdf", provenance=searched).save(
+        tmp_path / "card.json")
+    cfg = RunConfig().replace(dataset="synthetic", model="mlp", noise=0.2, sampler="swift",
+                              sampler_card=str(path), epochs=1)
+    with caplog.at_level("WARNING", logger="swiftsampler"):
+        Trainer(cfg)
+    (message,) = [r.getMessage() for r in caplog.records]
+    assert "model cnn2d -> mlp" in message and "noise 0.4 -> 0.2" in message
+    assert "noise_type asymmetric -> symmetric" in message and "budget 0.5 -> 1.0" in message
+    assert "dataset" not in message and "task" not in message
+    caplog.clear()
+    here = {**searched, "model": "mlp", "noise": 0.2, "noise_type": "symmetric", "budget": 1.0}
+    SamplerCard.create(family, [1.0, 0.2], transform="cdf", provenance=here).save(path)
+    with caplog.at_level("WARNING", logger="swiftsampler"):
+        Trainer(cfg)  # the setting it was searched in: no warning
+    assert not caplog.records

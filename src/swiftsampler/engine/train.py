@@ -23,6 +23,7 @@ which decides the order of floating-point sums, is ``cfg.threads`` whatever proc
 
 from __future__ import annotations
 
+import logging
 import math
 import sys
 import time
@@ -108,6 +109,23 @@ class EpochTally:
         self.noisy = torch.zeros((), device=self.device, dtype=torch.long)
 
 
+def _warn_if_card_elsewhere(sampler: Sampler, cfg: RunConfig, task: str) -> None:
+    """One warning line when a sampler card is used in another setting than it was searched in
+    (a warning, not an error: reusing a card elsewhere is the point of a card, but it can hurt)."""
+    card = getattr(sampler, "card", None)
+    if card is None or not card.provenance:
+        return
+    here = {"dataset": cfg.data.dataset, "task": task, "model": cfg.model.model,
+            "noise": cfg.data.noise, "noise_type": cfg.data.noise_type, "budget": cfg.budget.budget}
+    if cfg.data.noise == 0 or card.provenance.get("noise") == 0:
+        del here["noise_type"]  # without noise on one side, its kind does not matter
+    differences = card.setting_differences(here)
+    if differences:
+        logging.getLogger("swiftsampler").warning(
+            "the sampler card was searched in another setting (%s): check that it helps here",
+            ", ".join(differences))
+
+
 def _augment_context(data: PreparedData) -> AugmentContext:
     """The data kind and per-channel input range the augmentations need."""
     if data.streamed:  # lazy inputs know their range without decoding everything
@@ -151,6 +169,7 @@ class Trainer:
         if sampler is None:
             sampler = create_sampler(cfg.sampler.sampler, n_train, budget=cfg.budget.budget,
                                      card=cfg.sampler.sampler_card, **cfg.sampler.sampler_params)
+        _warn_if_card_elsewhere(sampler, cfg, self.data.task)
         self.task = create_task(self.data.task, cfg.model.task_params)
         self.loaders = Loaders.build(self.data, device, cfg.data.workers)
         self.augment = create_augmentation(cfg.augment.augment, _augment_context(self.data),

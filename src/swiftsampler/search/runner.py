@@ -169,7 +169,7 @@ class SwiftSearch:
         result = search_sampler(
             self.fine_tune, self.data.train_y.shape[0], search=self.search, seed=cfg.seed,
             settings=cfg.to_dict(), resume=resume, progress=progress, on_trial=on_trial,
-            provenance={"dataset": cfg.data.dataset, "model": cfg.model.model,
+            provenance={"dataset": cfg.data.dataset, "task": self.data.task, "model": cfg.model.model,
                         "noise": cfg.data.noise, "noise_type": cfg.data.noise_type,
                         "budget": cfg.budget.budget, "epochs": cfg.budget.epochs, "seed": cfg.seed})
         wall_s = time.perf_counter() - t_start

@@ -52,7 +52,7 @@ _NUMBER = (int, float)
 #: Types of the provenance entries this code reads or writes; ``None`` is accepted for each (not
 #: recorded) and other entries are kept as they are.
 PROVENANCE_TYPES: dict[str, type | tuple[type, ...]] = {
-    "dataset": str, "model": str, "noise": _NUMBER, "noise_type": str, "budget": _NUMBER,
+    "dataset": str, "task": str, "model": str, "noise": _NUMBER, "noise_type": str, "budget": _NUMBER,
     "epochs": int, "seed": int, "objective": str, "value": _NUMBER, "uniform_value": _NUMBER,
     "trials": int, "best_trial": int, "search": dict, "cost": dict, "created": str,
     "swiftsampler": str,
@@ -64,6 +64,11 @@ SEARCH_TYPES: dict[str, type | tuple[type, ...]] = {
     "init_fraction": _NUMBER, "features": list, "transform": str, "n_knots": int, "combine": str,
     "floor": _NUMBER, "study_name": str, "startup_trials": int,
 }
+
+
+#: The setting a card is searched in, compared when it is used elsewhere (:meth:`SamplerCard.
+#: setting_differences`).
+SETTING_KEYS = ("dataset", "task", "model", "noise", "noise_type", "budget")
 
 
 def _check_types(entries: Mapping[str, Any], types: dict[str, type | tuple[type, ...]],
@@ -158,6 +163,17 @@ class SamplerCard:
             params = params.detach().cpu().reshape(-1).tolist()
         return cls(features=family.features, transform=transform, family=family.to_dict(),
                    params=list(params), provenance=prov)
+
+    def setting_differences(self, setting: Mapping[str, Any]) -> list[str]:
+        """What differs between where the card was searched (its provenance) and ``setting``
+        (the same keys: dataset, task, model, noise, noise_type, budget), as ``key: card -> here``
+        strings; keys the card does not record are not compared."""
+        differences = []
+        for key in SETTING_KEYS:
+            searched, here = self.provenance.get(key), setting.get(key)
+            if searched is not None and here is not None and searched != here:
+                differences.append(f"{key} {searched} -> {here}")
+        return differences
 
     def family_obj(self) -> SamplerFamily:
         """The :class:`SamplerFamily` this card's parameters belong to."""
