@@ -64,3 +64,15 @@ def test_unreadable_config_files(tmp_path):
     binary.write_bytes(b"\xff\xfe\x00garbage")
     with pytest.raises(ConfigError):
         load_toml(binary)
+
+
+def test_config_flags_give_the_config_back():
+    from swiftsampler.cli import build_parser, config_from_args
+    from swiftsampler.config import config_flags
+
+    for cfg in (RunConfig(), RunConfig().replace(dataset="synthetic", noise=0.2, nesterov=False,
+                                                 augment=["standard", "mixup"], milestones=[0.3, 0.6],
+                                                 sampler_params={"beta": 2}, data_dir="/x y")):
+        flags = config_flags(cfg)
+        assert config_from_args(build_parser().parse_args(["train", *flags])) == cfg
+    assert config_flags(RunConfig()) == []

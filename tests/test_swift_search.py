@@ -1,7 +1,9 @@
 """The swift sampler in training, and the search: shared init, uniform first trial, storage and
 resume, the card, transfer to another model, and the CLI."""
 
+import csv
 import json
+import shlex
 
 import pytest
 import torch
@@ -115,9 +117,18 @@ def test_search_cli_end_to_end(tmp_path, capsys):
     assert "sampler.json" in text and "uniform sampler" in text
     for name in ("sampler.json", "trials.csv", "convergence.png", "sampler.png"):
         assert (out / name).stat().st_size > 0
-    assert main(["train", "--dataset", "synthetic", "--model", "mlp", "--epochs", "3",
-                 "--noise", "0.2", "--sampler", "swift", "--sampler-card", str(out / "sampler.json"),
-                 "--progress", "off", "--out", str(tmp_path / "t")]) == 0
+    best = json.loads((out / "sampler.json").read_text())["provenance"]["best_trial"]
+    rows = list(csv.DictReader((out / "trials.csv").open()))
+    assert max(rows, key=lambda r: float(r["val_acc"]))["trial"] == str(best)
+    assert f"(trial {best}, numbered as in trials.csv)" in text
+    assert "the TPE sampler never ran" in text  # 3 trials, all random start-up trials
+    (command,) = [line.split("next", 1)[1].strip() for line in text.splitlines()
+                  if line.strip().startswith("next")]
+    words = shlex.split(command)
+    assert words[:2] == ["swiftsampler", "train"]  # complete: it trains as printed
+    assert main([*words[1:], "--progress", "off", "--out", str(tmp_path / "t")]) == 0
+    trained = json.loads((tmp_path / "t" / "result.json").read_text())["config"]
+    assert (trained["data"]["noise"], trained["budget"]["epochs"]) == (0.2, 3)
 
 
 def test_bad_cards_and_settings_are_one_line_errors(tmp_path, capsys):

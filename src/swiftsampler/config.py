@@ -280,6 +280,26 @@ _FIELD_GROUP: dict[str, str | None] = {f.name: g for g, f in leaf_fields()}
 assert len(_FIELD_GROUP) == len(leaf_fields()), "config field names must be unique across groups"
 
 
+def config_flags(cfg: RunConfig, exclude: tuple[str, ...] = ()) -> list[str]:
+    """The command-line flags that give ``cfg`` from the defaults (each setting that differs)."""
+    defaults = RunConfig()
+    flags: list[str] = []
+    for group, f in leaf_fields():
+        if f.name in exclude:
+            continue
+        value = getattr(getattr(cfg, group) if group else cfg, f.name)
+        if value == getattr(getattr(defaults, group) if group else defaults, f.name):
+            continue
+        if f.type == "bool":
+            flags.append(flag(f.name) if value else "--no-" + flag(f.name)[2:])
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                flags += [flag(f.name), f"{key}={item}"]
+        else:
+            flags += [flag(f.name), ",".join(map(str, value)) if isinstance(value, list) else str(value)]
+    return flags
+
+
 def from_flat(base: RunConfig, values: dict[str, Any]) -> RunConfig:
     """Apply ``{field_name: value}`` (flat names, e.g. from the CLI) on top of ``base``."""
     per_group: dict[str | None, dict[str, Any]] = {}

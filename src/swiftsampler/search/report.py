@@ -46,16 +46,33 @@ def format_search_summary(runner: Any, outcome: dict[str, Any], plots: list[Path
         f"{prov['trials']} trials ({runner.search.search_algo}), "
         f"{card.family_obj().n_params} parameters",
         f"  objective  best validation accuracy {100 * outcome['best_value']:.2f}% (trial "
-        f"{prov['best_trial'] + 1}); uniform sampler {_pct(outcome['uniform_value'])}",
+        f"{prov['best_trial']}, numbered as in trials.csv); uniform sampler "
+        f"{_pct(outcome['uniform_value'])}",
         f"  cost       {outcome['wall_s']:.1f} s (shared initialisation "
         f"{cost['init_wall_s']:.1f} s, trials {cost['trials_wall_s']:.1f} s)",
         f"  card       {runner.out / 'sampler.json'}",
         f"  trials     {runner.out / 'trials.csv'}",
     ]
+    search = runner.search
+    if search.search_algo != "random" and prov["trials"] <= search.startup_trials:
+        lines.append(f"  note       all {prov['trials']} trials were random start-up trials, so the "
+                     f"{search.search_algo.upper()} sampler never ran: give --n-trials more than "
+                     f"{search.startup_trials}")
     lines += [f"  plot       {p}" for p in plots]
-    lines.append(f"  next       swiftsampler train --sampler swift --sampler-card "
-                 f"{runner.out / 'sampler.json'} ...")
+    lines.append("  next       " + train_command(runner.cfg, runner.out / "sampler.json"))
     return "\n".join(lines)
+
+
+def train_command(cfg: Any, card: Path) -> str:
+    """The complete ``swiftsampler train`` command that trains with ``card`` in the searched setting
+    (every setting that differs from the defaults, then the card)."""
+    import shlex
+
+    from ..config import config_flags
+
+    flags = config_flags(cfg, exclude=("sampler", "sampler_params", "sampler_card"))
+    return shlex.join(["swiftsampler", "train", *flags, "--sampler", "swift",
+                       "--sampler-card", str(card)])
 
 
 def _pct(x: float | None) -> str:
