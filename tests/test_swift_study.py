@@ -239,3 +239,20 @@ def test_a_worker_whose_trial_was_declared_stale_drops_it_and_goes_on(tmp_path):
     run_trials(study, objective, 2)
     assert [t.state for t in study.trials] == [TrialState.FAIL, TrialState.COMPLETE, TrialState.COMPLETE]
     assert [t.user_attrs[WORKER_ATTR] for t in study.trials] == [worker_name()] * 3
+
+
+@pytest.mark.parametrize("kind", ["journal", "sqlite"])
+def test_a_search_storage_opens_with_plain_optuna_as_the_dashboard_does(tmp_path, kind):
+    from optuna.storages import JournalStorage
+    from optuna.storages.journal import JournalFileBackend
+
+    journal = tmp_path / "study.journal"
+    url = str(journal) if kind == "journal" else f"sqlite:///{tmp_path / 'study.db'}"
+    SwiftSearch(small(epochs=2), SearchConfig(n_trials=2, search_algo="random", storage=url),
+                tmp_path / "out").run()
+    storage = JournalStorage(JournalFileBackend(str(journal))) if kind == "journal" else url
+    (summary,) = optuna.get_all_study_summaries(storage)
+    study = optuna.load_study(study_name=summary.study_name, storage=storage)
+    complete = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
+    assert len(complete) == 2 and all("val_acc" in t.user_attrs for t in complete)
+    assert complete[0].params and study.best_value == max(t.value for t in complete)
