@@ -10,15 +10,17 @@ import numpy as np
 from .files import write_atomic
 
 
-def figure(ncols: int = 1, width: float = 5.5, height: float = 4.0):  # noqa: ANN201
-    """``(pyplot, figure, axes)`` with ``ncols`` panels side by side, on the Agg backend."""
+def figure(ncols: int = 1, width: float = 5.5, height: float = 4.0, nrows: int | None = None):  # noqa: ANN201
+    """``(pyplot, figure, axes)`` with ``ncols`` panels side by side on the Agg backend: ``axes`` is
+    the row of panels, or, with ``nrows``, the (nrows, ncols) grid of them."""
     import matplotlib
 
     matplotlib.use("Agg", force=True)
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, ncols, figsize=(width * ncols, height), squeeze=False)
-    return plt, fig, axes[0]
+    fig, axes = plt.subplots(nrows or 1, ncols, figsize=(width * ncols, height * (nrows or 1)),
+                             squeeze=False)
+    return plt, fig, (axes if nrows is not None else axes[0])
 
 
 def save_figure(plt, fig, path: Path | str) -> Path:  # noqa: ANN001
@@ -27,26 +29,37 @@ def save_figure(plt, fig, path: Path | str) -> Path:  # noqa: ANN001
 
     buffer = io.BytesIO()
     fig.tight_layout()
-    fig.savefig(buffer, format="png", dpi=120)
+    fig.savefig(buffer, format="png", dpi=120, bbox_inches="tight")  # outside legends included
     plt.close(fig)
     return write_atomic(path, lambda fh: fh.write(buffer.getvalue()))
 
 
 def plot_convergence(curves: Mapping[str, Sequence[float]], path: Path | str, *,
-                     uniform: float | None = None, title: str = "Sampler search") -> Path:
-    """Best validation accuracy so far against the trial number, one line per search algorithm
-    (Yao et al. 2024, Figure 3). ``curves`` maps a label to the objective of each trial, in order."""
+                     uniform: float | None = None, title: str = "Sampler search",
+                     startup: int | None = None) -> Path:
+    """Best validation accuracy so far against the trial (numbered from 0, as in ``trials.csv``), a
+    step curve per search algorithm (Yao et al. 2024, Figure 3). ``curves`` maps a label to the
+    objective of each trial, in order; ``startup`` shades the random start-up trials that come before
+    the Bayesian optimisation (GP or TPE) proposes anything."""
     plt, fig, (ax,) = figure()
+    longest = max((len(v) for v in curves.values()), default=0)
+    if startup:
+        ax.axvspan(-0.5, min(startup, longest) - 0.5, color="0.92", zorder=0,
+                   label=f"random start-up trials ({startup})")
     for label, values in curves.items():
         best = np.maximum.accumulate(np.asarray(values, dtype=float)) * 100
-        ax.plot(np.arange(1, len(best) + 1), best, marker="o", markersize=3, label=label)
+        ax.step(np.arange(len(best)), best, where="post", marker="o", markersize=3,
+                label=f"best so far ({label})")
     if uniform is not None:
-        ax.axhline(uniform * 100, color="grey", linestyle="--", label="uniform sampler (trial 1)")
+        ax.axhline(uniform * 100, color="grey", linestyle="--", label="uniform sampler (trial 0)")
+    from matplotlib.ticker import MaxNLocator
+
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("trial")
     ax.set_ylabel("best validation accuracy so far (%)")
     ax.set_title(title)
     ax.grid(alpha=0.3)
-    ax.legend()
+    ax.legend(loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize="small", frameon=False)
     return save_figure(plt, fig, path)
 
 
@@ -64,10 +77,13 @@ def plot_sampler(loss: np.ndarray, entropy: np.ndarray, probability: np.ndarray,
     fig.colorbar(scatter, ax=axes[0], label="sampling probability × N (1 = uniform)")
     axes[0].set_title(title or "learned sampler")
     if panels == 2:
-        hist = axes[1].hist2d(loss[noisy], entropy[noisy], bins=40, cmap="magma")
+        extent = [[float(loss.min()), float(loss.max())], [float(entropy.min()), float(entropy.max())]]
+        hist = axes[1].hist2d(loss[noisy], entropy[noisy], bins=40, range=extent, cmap="magma")
         fig.colorbar(hist[3], ax=axes[1], label="mislabelled samples per bin")
         axes[1].set_title(f"mislabelled samples ({int(noisy.sum())} of {n})")
-    for ax in axes:
+    for ax in axes:  # the same axes in both panels, so they can be compared point by point
         ax.set_xlabel("training loss")
         ax.set_ylabel("renormed entropy $E^r$")
+        ax.set_xlim(float(loss.min()), float(loss.max()))
+        ax.set_ylim(float(entropy.min()), float(entropy.max()))
     return save_figure(plt, fig, path)

@@ -378,12 +378,8 @@ def read_csv(path: Path | str) -> list[Cell]:
 # ----------------------------------------------------------------------------------------- plots
 
 _MAX_PANELS = 4
+_MAX_SERIES = 6  # more series than this in one panel: one row of panels per augmentation
 _MARKERS = "osD^v<>Pp*h"
-_LINESTYLES = ("-", "--", "-.", ":")
-
-
-def _figure(ncols: int):  # noqa: ANN202
-    return figure(ncols, width=5.5, height=4.2)
 
 
 def _panels(cells: Sequence[Cell]) -> tuple[list[tuple[tuple[str, float], list[Cell]]], int]:
@@ -394,7 +390,7 @@ def _panels(cells: Sequence[Cell]) -> tuple[list[tuple[tuple[str, float], list[C
 
 
 def _styles(cells: Iterable[Cell], baseline: str) -> tuple[dict[str, Any], dict[str, int]]:
-    """A colour per sampler (the baseline first) and a style index per augmentation ("none" first)."""
+    """A colour per sampler (the baseline first) and a marker index per augmentation ("none" first)."""
     import matplotlib
 
     palette = matplotlib.colormaps["tab10"].colors
@@ -404,22 +400,53 @@ def _styles(cells: Iterable[Cell], baseline: str) -> tuple[dict[str, Any], dict[
             {a: i for i, a in enumerate(augments)})
 
 
-def _plot_series(ax, series: Mapping[tuple[str, str], list[Cell]], x: str,  # noqa: ANN001
+def _augment_rows(cells: Sequence[Cell]) -> list[str | None]:
+    """The rows of panels: one per augmentation when a panel would hold more than ``_MAX_SERIES``
+    series, else a single row (None) with every series."""
+    series = {(c.sampler, c.augment) for c in cells}
+    augments = sorted({c.augment for c in cells}, key=lambda a: (a != "none", a))
+    return list(augments) if len(series) > _MAX_SERIES and len(augments) > 1 else [None]
+
+
+def _plot_points(ax, series: Mapping[tuple[str, str], list[Cell]], x: str,  # noqa: ANN001
                  colours: Mapping[str, Any], styles: Mapping[str, int], baseline: str) -> None:
-    """One error-bar line per (sampler, augmentation) of mean ± std test accuracy against the cell
-    attribute ``x`` (``budget`` or ``noise``, shown in %); colour = sampler, style = augmentation."""
-    for (sampler, augment), line in sorted(
-            series.items(), key=lambda kv: (styles[kv[0][1]], *_sampler_order(kv[0][0], baseline))):
+    """Mean ± std test accuracy of each (sampler, augmentation) at each measured value of the cell
+    attribute ``x`` (``budget`` or ``noise``): markers with error bars and no connecting lines (a
+    line would claim values that were not measured). The measured values are evenly spaced
+    categories, and the series are dodged sideways so their error bars do not hide each other."""
+    levels = sorted({getattr(c, x) for line in series.values() for c in line})
+    position = {v: i for i, v in enumerate(levels)}
+    ordered = sorted(series.items(),
+                     key=lambda kv: (styles[kv[0][1]], *_sampler_order(kv[0][0], baseline)))
+    width = min(0.6, 0.12 * len(ordered))
+    for k, ((sampler, augment), line) in enumerate(ordered):
+        offset = (k - (len(ordered) - 1) / 2) * width / max(1, len(ordered) - 1) if len(ordered) > 1 \
+            else 0.0
         line.sort(key=lambda c: getattr(c, x))
-        k = styles[augment]
-        ax.errorbar([100 * getattr(c, x) for c in line], [100 * c.test_acc_mean for c in line],
-                    yerr=[100 * c.test_acc_std for c in line], color=colours[sampler],
-                    linestyle=_LINESTYLES[k % len(_LINESTYLES)], marker=_MARKERS[k % len(_MARKERS)],
-                    markersize=5, capsize=3, label=_series_label(sampler, augment))
+        m = styles[augment]
+        ax.errorbar([position[getattr(c, x)] + offset for c in line],
+                    [100 * c.test_acc_mean for c in line], yerr=[100 * c.test_acc_std for c in line],
+                    color=colours[sampler], linestyle="none", marker=_MARKERS[m % len(_MARKERS)],
+                    markersize=5, capsize=2, label=_series_label(sampler, augment))
+    ax.set_xticks(range(len(levels)), [f"{100 * v:g}%" for v in levels])
+    ax.set_xlim(-0.5, len(levels) - 0.5)
 
 
 def _series_label(sampler: str, augment: str) -> str:
     return sampler if augment == "none" else f"{sampler} + {augment}"
+
+
+def _legend_outside(fig, axes) -> None:  # noqa: ANN001
+    """One legend for the figure, right of the panels (never over the data)."""
+    handles, labels = {}, []
+    for ax in axes:
+        for handle, label in zip(*ax.get_legend_handles_labels()):
+            if label not in handles:
+                handles[label] = handle
+                labels.append(label)
+    if labels:
+        fig.legend([handles[label] for label in labels], labels, loc="center left",
+                   bbox_to_anchor=(1.0, 0.5), fontsize="small", frameon=False)
 
 
 def _suptitle(fig, what: str, shown: int, total: int) -> None:  # noqa: ANN001
@@ -428,59 +455,71 @@ def _suptitle(fig, what: str, shown: int, total: int) -> None:  # noqa: ANN001
 
 
 def plot_accuracy_vs_budget(cells: Sequence[Cell], path: Path | str) -> Path:
-    """Test accuracy (mean ± std over seeds) against the budget, one line per (sampler, augmentation)
-    and one panel per (model, noise), with the baseline sampler at the full budget without
-    augmentation as a dashed line (as in Arazo et al.'s budgeted-training teaser figure)."""
+    """Test accuracy (mean ± std over seeds) at each measured budget, one series per (sampler,
+    augmentation), one column of panels per (model, noise) and, when there are more than six series,
+    one row per augmentation; the baseline sampler at the full budget without augmentation is the
+    dashed reference line (as in Arazo et al.'s budgeted-training figure)."""
     panels, total = _panels(cells)
     baseline = cells[0].baseline
     colours, styles = _styles(cells, baseline)
-    plt, fig, axes = _figure(len(panels))
-    for ax, ((model, noise), section) in zip(axes, panels):
-        series: dict[tuple[str, str], list[Cell]] = defaultdict(list)
-        for c in section:
-            series[(c.sampler, c.augment)].append(c)
-        _plot_series(ax, series, "budget", colours, styles, baseline)
-        full = [c for c in section if c.sampler == baseline and c.augment == "none"
-                and math.isclose(c.budget, 1.0)]
-        if full:
-            ax.axhline(100 * full[0].test_acc_mean, color="grey", linestyle="--", linewidth=1,
-                       label=f"100% budget, {baseline}")
-        ax.set_xlabel("budget (% of the full training run's samples)")
-        ax.set_ylabel("test accuracy (%)")
-        ax.set_title(f"{model}, {_noise_label(noise)}")
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize="small")
+    rows = _augment_rows(cells)
+    plt, fig, grid = figure(len(panels), width=5.0, height=3.6, nrows=len(rows))
+    for r, augment in enumerate(rows):
+        for ax, ((model, noise), section) in zip(grid[r], panels):
+            series: dict[tuple[str, str], list[Cell]] = defaultdict(list)
+            for c in section:
+                if augment is None or c.augment == augment:
+                    series[(c.sampler, c.augment)].append(c)
+            _plot_points(ax, series, "budget", colours, styles, baseline)
+            full = [c for c in section if c.sampler == baseline and c.augment == "none"
+                    and math.isclose(c.budget, 1.0)]
+            if full:
+                ax.axhline(100 * full[0].test_acc_mean, color="grey", linestyle="--", linewidth=1,
+                           label=f"{baseline}, no augmentation, 100% budget")
+            ax.set_xlabel("budget (share of the full training run's samples)")
+            ax.set_ylabel("test accuracy (%)")
+            where = f"{model}, {_noise_label(noise)}"
+            ax.set_title(where if augment is None else f"{where}: {augment}")
+            ax.grid(alpha=0.3, axis="y")
+    for column in grid.T:  # one y range down each column: the augmentations compare row by row
+        low = min(ax.get_ylim()[0] for ax in column)
+        high = max(ax.get_ylim()[1] for ax in column)
+        for ax in column:
+            ax.set_ylim(low, high)
+    _legend_outside(fig, grid.flat)
     _suptitle(fig, "Test accuracy under a budget (mean ± std over seeds)", len(panels), total)
     return save_figure(plt, fig, path)
 
 
 def plot_accuracy_vs_time(cells: Sequence[Cell], path: Path | str) -> Path:
-    """Mean test accuracy against mean wall-clock seconds, one labelled marker per cell and one panel
-    per (model, noise); colour is the sampler, marker the augmentation."""
+    """Mean test accuracy against mean wall-clock seconds, one marker per cell and one panel per
+    (model, noise); colour is the sampler, marker the augmentation, marker size the budget."""
     panels, total = _panels(cells)
     baseline = cells[0].baseline
     colours, styles = _styles(cells, baseline)
-    plt, fig, axes = _figure(len(panels))
+    budgets = sorted({c.budget for c in cells})
+    size = {b: 12 + 60 * i / max(1, len(budgets) - 1) for i, b in enumerate(budgets)}
+    plt, fig, axes = figure(len(panels), width=5.0, height=3.8)
     for ax, ((model, noise), section) in zip(axes, panels):
         labelled: set[tuple[str, str]] = set()
-        for c in section:
+        for c in sorted(section, key=lambda c: (styles[c.augment],
+                                                *_sampler_order(c.sampler, baseline), c.budget)):
             if c.wall_s_mean is None:
                 continue
             key = (c.sampler, c.augment)
-            k = styles[c.augment]
+            m = styles[c.augment]
             ax.scatter(c.wall_s_mean, 100 * c.test_acc_mean, color=colours[c.sampler],
-                       marker=_MARKERS[k % len(_MARKERS)], s=36, zorder=3,
+                       marker=_MARKERS[m % len(_MARKERS)], s=size[c.budget], zorder=3, alpha=0.85,
                        label=None if key in labelled else _series_label(*key))
             labelled.add(key)
-            ax.annotate(_budget_label(c.budget), (c.wall_s_mean, 100 * c.test_acc_mean),
-                        textcoords="offset points", xytext=(4, 4), fontsize=7)
         ax.set_xlabel("wall-clock time per run (s, mean over seeds)")
         ax.set_ylabel("test accuracy (%)")
         ax.set_title(f"{model}, {_noise_label(noise)}")
         ax.grid(alpha=0.3)
-        if labelled:
-            ax.legend(fontsize="small")
-    _suptitle(fig, "Test accuracy against wall-clock time (labels: budget)", len(panels), total)
+    for b in budgets:  # the size legend
+        axes[0].scatter([], [], s=size[b], color="grey", label=f"budget {_budget_label(b)}")
+    _legend_outside(fig, axes)
+    _suptitle(fig, "Test accuracy against wall-clock time (marker size: budget)", len(panels), total)
     return save_figure(plt, fig, path)
 
 
@@ -490,16 +529,16 @@ def noise_levels(cells: Iterable[Cell]) -> list[float]:
 
 
 def plot_accuracy_vs_noise(cells: Sequence[Cell], path: Path | str) -> Path | None:
-    """Test accuracy (mean ± std) against the label-noise rate at each model's largest budget, one line
-    per (sampler, augmentation) and one panel per model (as in Swift Sampler's Table 1). Writes
-    nothing and returns None when the cells have fewer than two noise levels."""
+    """Test accuracy (mean ± std) at each measured label-noise rate, at each model's largest budget,
+    one series per (sampler, augmentation) and one panel per model (as in Swift Sampler's Table 1).
+    Writes nothing and returns None when the cells have fewer than two noise levels."""
     if len(noise_levels(cells)) < 2:
         return None
     baseline = cells[0].baseline
     colours, styles = _styles(cells, baseline)
     models = sorted({c.model for c in cells})
     shown = models[:_MAX_PANELS]
-    plt, fig, axes = _figure(len(shown))
+    plt, fig, axes = figure(len(shown), width=5.0, height=3.8)
     for ax, model in zip(axes, shown):
         mine = [c for c in cells if c.model == model]
         budget = max(c.budget for c in mine)
@@ -507,12 +546,12 @@ def plot_accuracy_vs_noise(cells: Sequence[Cell], path: Path | str) -> Path | No
         for c in mine:
             if c.budget == budget:
                 series[(c.sampler, c.augment)].append(c)
-        _plot_series(ax, series, "noise", colours, styles, baseline)
-        ax.set_xlabel("label noise rate (% of training labels corrupted)")
+        _plot_points(ax, series, "noise", colours, styles, baseline)
+        ax.set_xlabel("label noise rate (share of training labels corrupted)")
         ax.set_ylabel("test accuracy (%)")
         ax.set_title(f"{model}, budget {_budget_label(budget)}")
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize="small")
+        ax.grid(alpha=0.3, axis="y")
+    _legend_outside(fig, axes)
     more = f" (first {len(shown)} of {len(models)} models)" if len(shown) < len(models) else ""
     fig.suptitle("Test accuracy against label noise (mean ± std over seeds)" + more)
     return save_figure(plt, fig, path)

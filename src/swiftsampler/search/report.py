@@ -18,8 +18,9 @@ def search_plots(runner: Any, outcome: dict[str, Any]) -> list[Path]:
 
     out = runner.out
     values = [row["val_acc"] for row in outcome["trials"]]
+    startup = None if runner.search.search_algo == "random" else runner.search.startup_trials
     paths = [plot_convergence({runner.search.search_algo: values}, out / "convergence.png",
-                              uniform=outcome["uniform_value"],
+                              uniform=outcome["uniform_value"], startup=startup,
                               title=f"Swift Sampler search ({runner.cfg.data.dataset}, "
                                     f"{runner.cfg.model.model})")]
     trainer = Trainer(runner.cfg, data=runner.data)
