@@ -129,7 +129,7 @@ def main() -> None:
     images = ROOT / "docs/images"
     images.mkdir(parents=True, exist_ok=True)
     plot_convergence({a: s["values"] for a, s in searches.items()}, images / "swift_convergence.png",
-                     uniform=searches[algos[0]]["uniform"],
+                     uniform=searches[algos[0]]["uniform"], startup=SearchConfig().startup_trials,
                      title=f"Search on MNIST-1D, {args.noise:.0%} label noise")
     sampler_png = args.out / f"search_{algos[0]}" / "sampler.png"
     if sampler_png.exists():
