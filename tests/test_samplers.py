@@ -274,3 +274,17 @@ def test_rs2_visits_every_sample_once_per_round():
     for plan in visits.split(k):
         assert plan.unique().numel() == k
     assert torch.equal(torch.bincount(visits, minlength=n), torch.full((n,), 3))
+
+
+def test_one_sort_ranks_equal_their_definitions_with_many_ties():
+    from swiftsampler.samplers._ranks import descending_mid_ranks, mid_cumulative
+
+    g = gen(21)
+    values = torch.randint(0, 7, (300,), generator=g).double()  # 7 distinct values: many ties
+    mass = torch.rand(300, generator=g, dtype=torch.float64)
+    greater = (values.unsqueeze(0) > values.unsqueeze(1)).sum(1)
+    equal = (values.unsqueeze(0) == values.unsqueeze(1)).sum(1)
+    assert torch.equal(descending_mid_ranks(values), greater + (equal - 1) / 2)
+    below = ((values.unsqueeze(0) < values.unsqueeze(1)) * mass).sum(1)
+    tied = ((values.unsqueeze(0) == values.unsqueeze(1)) * mass).sum(1)
+    assert torch.allclose(mid_cumulative(values, mass), (below + 0.5 * tied) / mass.sum())

@@ -51,7 +51,11 @@ def draw_with_replacement(weights: Tensor, n: int, generator: torch.Generator, *
     if validate and not bool(total > 0):
         raise ValueError("weights must not all be zero")
     u = torch.rand(n, generator=generator, dtype=torch.float64, device=w.device)
-    idx = torch.searchsorted(cdf, u * total, right=True)
+    # The same indices as searchsorted(cdf, u * total), found for the sorted draws (neighbouring
+    # queries touch neighbouring memory: several times faster for large N on a CPU).
+    sorted_u, order = torch.sort(u)
+    idx = torch.empty(n, dtype=torch.long, device=w.device)
+    idx[order] = torch.searchsorted(cdf, sorted_u * total, right=True)
     return idx.clamp_(max=w.numel() - 1)
 
 

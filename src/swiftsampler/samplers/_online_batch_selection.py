@@ -11,19 +11,7 @@ from ..stats import SampleStats
 from ._base import SAMPLERS, EpochInfo, EpochPlan, Sampler
 from ._checks import check_int, check_range
 from ._draw import draw_with_replacement
-
-
-def descending_mid_ranks(values: Tensor) -> Tensor:
-    """0-based ranks from the largest value, tied values sharing the mean of their ranks::
-
-        rank_i = #{j: v_j > v_i} + (#{j: v_j == v_i} - 1) / 2
-
-    so four equal values all get rank 1.5 and the order of the dataset never breaks a tie.
-    (N,) float64"""
-    ordered = values.sort().values
-    below = torch.searchsorted(ordered, values, right=False)  # #{j: v_j < v_i}
-    up_to = torch.searchsorted(ordered, values, right=True)  # #{j: v_j <= v_i}
-    return ((values.numel() - up_to) + 0.5 * (up_to - below - 1)).to(torch.float64)
+from ._ranks import descending_mid_ranks
 
 
 def rank_probabilities(losses: Tensor, pressure: float) -> Tensor:

@@ -34,6 +34,7 @@ import torch
 from torch import Tensor
 
 from ...registry import Registry
+from .._ranks import mid_cumulative
 
 __all__ = ["TRANSFORMS", "TransformFn", "apply_transform", "cdf", "cgf", "none"]
 
@@ -56,18 +57,11 @@ def _cumulative(values: Tensor, mass: Tensor) -> Tensor:
     """Mid-point cumulative mass of each value among the seen values, divided by the total mass.
 
     ``(sum_{v_j < v_i} m_j + 0.5 sum_{v_j == v_i} m_j) / sum_j m_j`` over non-NaN ``v_j``; NaN -> 0.5.
-    The caller guarantees the total seen mass is positive.
+    The caller guarantees the total seen mass is positive. One sort (:mod:`.._ranks`).
     """
     seen = ~values.isnan()
-    v_seen = values[seen]
-    order = torch.argsort(v_seen)
-    v_sorted = v_seen[order]
-    prefix = torch.zeros(v_sorted.numel() + 1, dtype=torch.float64, device=values.device)
-    prefix[1:] = torch.cumsum(mass[seen][order], dim=0)
-    lo = torch.searchsorted(v_sorted, v_seen, right=False)  # #{j: v_j < v_i}
-    hi = torch.searchsorted(v_sorted, v_seen, right=True)  # #{j: v_j <= v_i}
     u = torch.full_like(values, UNSEEN_U)
-    u[seen] = ((prefix[lo] + prefix[hi]) * 0.5 / prefix[-1]).clamp_(0.0, 1.0)
+    u[seen] = mid_cumulative(values[seen], mass[seen])
     return u
 
 
