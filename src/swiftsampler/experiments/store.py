@@ -86,17 +86,36 @@ class ResultStore:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.host, self.pid = socket.gethostname(), os.getpid()
         self.owner = f"{self.host}:{self.pid}:{uuid.uuid4().hex[:8]}"
+        deadline = time.monotonic() + BUSY_TIMEOUT_S
+        while True:
+            try:
+                self.db = self._open()
+                return
+            except sqlite3.OperationalError as exc:
+                # Switching the journal mode while another process closes the store (back to a
+                # plain file, see :meth:`close`) answers "locked" without SQLite's busy wait.
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    raise ConfigError(f"{self.path} is not a results database: {exc}") from None
+                time.sleep(0.05)
+            except sqlite3.DatabaseError as exc:
+                raise ConfigError(f"{self.path} is not a results database: {exc}") from None
+
+    def _open(self) -> sqlite3.Connection:
+        """Connect and create or upgrade the schema."""
+        db = _connect(self.path)
         try:
-            self.db = _connect(self.path)
-            with self._write():
-                for statement in SCHEMA:
-                    self.db.execute(statement)
-                columns = {row[1] for row in self.db.execute("PRAGMA table_info(runs)")}
-                for name, declaration in ADDED_COLUMNS:
-                    if name not in columns:
-                        self.db.execute(f"ALTER TABLE runs ADD COLUMN {name} {declaration}")
-        except sqlite3.DatabaseError as exc:
-            raise ConfigError(f"{self.path} is not a results database: {exc}") from None
+            db.execute("BEGIN IMMEDIATE")
+            for statement in SCHEMA:
+                db.execute(statement)
+            columns = {row[1] for row in db.execute("PRAGMA table_info(runs)")}
+            for name, declaration in ADDED_COLUMNS:
+                if name not in columns:
+                    db.execute(f"ALTER TABLE runs ADD COLUMN {name} {declaration}")
+            db.execute("COMMIT")
+        except BaseException:
+            db.close()
+            raise
+        return db
 
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
