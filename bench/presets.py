@@ -4,7 +4,8 @@
 
 Runs ``swiftsampler compare --preset NAME --jobs 2 --out runs/preset-NAME`` for ``budgeted-is`` and
 ``swift-noise``, then copies each report's tables into docs/compare.md and its main plot into
-docs/images/.
+docs/images/. Each results store is also copied to ``bench/results/preset-NAME.db`` (committed), and a
+checkout without ``runs/`` starts from that copy.
 """
 
 from __future__ import annotations
@@ -13,18 +14,13 @@ import argparse
 import shutil
 from pathlib import Path
 
+from reports import restore, snapshot, tables
+
 from swiftsampler.cli import main as cli
 from swiftsampler.report import replace_marked_block
 
 ROOT = Path(__file__).resolve().parents[1]
 PLOTS = {"budgeted-is": "accuracy_vs_budget.png", "swift-noise": "accuracy_vs_noise.png"}
-
-
-def tables(report: Path) -> str:
-    """The report without its title, links and plot section."""
-    lines = report.read_text().splitlines()
-    keep = [line for line in lines[1:] if not line.startswith(("![", "## Plots"))]
-    return "\n".join(keep).strip().replace("\n## ", "\n#### ")
 
 
 def main() -> None:
@@ -34,9 +30,13 @@ def main() -> None:
     args = parser.parse_args()
     for name in args.presets.split(","):
         out = ROOT / "runs" / f"preset-{name}"
+        copy = ROOT / "bench" / "results" / f"preset-{name}.db"
+        restore(copy, out / "results.db")
         command = ["compare", "--preset", name, "--jobs", args.jobs, "--progress", "off",
                    "--out", str(out)]
-        if cli(command) != 0:
+        failed = cli(command) != 0
+        snapshot(out / "results.db", copy)
+        if failed:
             raise SystemExit(f"the {name} comparison had failed runs; re-run to retry them")
         shown = f"swiftsampler compare --preset {name} --jobs {args.jobs} --out runs/preset-{name}"
         replace_marked_block(ROOT / "docs/compare.md", f"preset-{name}",

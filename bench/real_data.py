@@ -10,6 +10,10 @@ store per experiment, so re-running skips finished runs and a killed run continu
 then the report's tables go into docs/real_data.md between the experiment's markers and its main
 plot into docs/images/. The sized and full settings are listed by ``--help`` and in the docs.
 
+The store is copied (SQLite's online backup, consistent while runs are writing) to
+``bench/results/real-<name>.db`` after every grid and by ``--snapshot``; that copy is committed, and a
+fresh checkout without ``runs/`` starts from it, so hours of runs survive a new machine.
+
 Experiments:
 
 * ``budgeted`` (Arazo et al., BMVC 2021): uniform sampling, p-SGD, c-SGD, selective backprop, UIS and
@@ -24,6 +28,8 @@ import shutil
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from reports import restore, snapshot, tables
 
 from swiftsampler.cli import main as cli
 from swiftsampler.report import replace_marked_block
@@ -107,13 +113,6 @@ def compare_commands(experiment: Experiment, size: Size, jobs: int, out: Path,
     return commands
 
 
-def tables(report: Path) -> str:
-    """The report without its title, links and plot section (its headings one level down)."""
-    lines = report.read_text().splitlines()
-    keep = [line for line in lines[1:] if not line.startswith(("![", "## Plots"))]
-    return "\n".join(keep).strip().replace("\n## ", "\n#### ")
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -127,11 +126,18 @@ def main(argv: list[str] | None = None) -> int:
                         help="leave these samplers out for now (their runs are added later)")
     parser.add_argument("--docs-only", action="store_true",
                         help="only re-render the report and the docs from the results store")
+    parser.add_argument("--snapshot", action="store_true",
+                        help="only copy the results store to bench/results/ (safe while runs write)")
     args = parser.parse_args(argv)
     experiment = EXPERIMENTS[args.experiment]
     size = experiment.full if args.full else experiment.sized
     tag = f"real-{args.experiment}" + ("-full" if args.full else "")
     out = ROOT / "runs" / tag
+    copy = ROOT / "bench" / "results" / f"{tag}.db"
+    restore(copy, out / "results.db")
+    if args.snapshot:
+        snapshot(out / "results.db", copy)
+        return 0
     failed = False
     skip = frozenset(s for s in args.skip_samplers.split(",") if s)
     for command in compare_commands(experiment, size, args.jobs, out, skip):
@@ -139,6 +145,7 @@ def main(argv: list[str] | None = None) -> int:
             break
         print("swiftsampler " + " ".join(command), flush=True)
         failed |= cli(command) != 0
+        snapshot(out / "results.db", copy)
     if cli(["report", str(out)]) != 0:
         return 1
     shown = f"python bench/real_data.py {args.experiment}" + (" --full" if args.full else "")
