@@ -34,9 +34,11 @@ def main() -> None:
         restore(copy, out / "results.db")
         command = ["compare", "--preset", name, "--jobs", args.jobs, "--progress", "off",
                    "--out", str(out)]
-        failed = cli(command) != 0
+        status = cli(command)
         snapshot(out / "results.db", copy)
-        if failed:
+        if status == 130:  # interrupted: stop; re-running continues
+            raise SystemExit(status)
+        if status != 0:
             raise SystemExit(f"the {name} comparison had failed runs; re-run to retry them")
         shown = f"swiftsampler compare --preset {name} --jobs {args.jobs} --out runs/preset-{name}"
         replace_marked_block(ROOT / "docs/compare.md", f"preset-{name}",

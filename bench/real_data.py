@@ -35,6 +35,7 @@ from swiftsampler.cli import main as cli
 from swiftsampler.report import replace_marked_block
 
 ROOT = Path(__file__).resolve().parents[1]
+INTERRUPTED = 130  # the exit status of an interrupted ``swiftsampler compare``
 DOC = ROOT / "docs" / "real_data.md"
 
 
@@ -144,8 +145,11 @@ def main(argv: list[str] | None = None) -> int:
         if args.docs_only:
             break
         print("swiftsampler " + " ".join(command), flush=True)
-        failed |= cli(command) != 0
+        status = cli(command)
         snapshot(out / "results.db", copy)
+        if status == INTERRUPTED:  # stop here (re-running continues), not with the next grid
+            return status
+        failed |= status != 0
     if cli(["report", str(out)]) != 0:
         return 1
     shown = f"python bench/real_data.py {args.experiment}" + (" --full" if args.full else "")

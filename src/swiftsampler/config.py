@@ -238,6 +238,11 @@ class RunConfig:
         "process-wide for that time, then restored); the numerics depend on it, so it is part of "
         "the config: the same value gives the same result in train, compare at any --jobs and "
         "search", metavar="N")
+    precision: str = opt("fp32", "arithmetic of forward passes: fp32, or bf16 / fp16 autocast (losses "
+                         "and statistics stay float32; fp16 adds a gradient scaler)",
+                         choices=("fp32", "bf16", "fp16"))
+    compile: bool = opt(False, "run the model through torch.compile")
+    channels_last: bool = opt(False, "store 2-D convolutional models and image batches channels-last")
 
     def __post_init__(self) -> None:
         _check(isinstance(self.seed, int) and self.seed >= 0, "seed",

@@ -49,6 +49,7 @@ from ..schedules import LRSchedule
 from ..seeding import derive_seed, make_generator
 from ..tasks import Evaluation, create_task
 from .checkpoint import CHECKPOINT_NAME, config_difference, load_checkpoint, save_checkpoint
+from .fast_path import FastModel
 from .memory import build_if_it_fits
 from .result import build_result, finite_or_none
 from .threads import intra_op_threads
@@ -183,6 +184,8 @@ class Trainer:
                 lambda: self.task.build_model(cfg.model.model, self.data, cfg.model.width), device,
                 f"--model {cfg.model.model} --width {cfg.model.width or 'default'}")
             self.optimizer = build_optimizer(self.model, cfg.optim)
+            self.forward = FastModel(self.model, device, precision=cfg.precision,
+                                     compile=cfg.compile, channels_last=cfg.channels_last)
             self._rng = self._global_rng()
         self.core = SamplingCore(sampler, budget, batch_size=cfg.optim.batch_size, seed=cfg.seed,
                                  device=device)
@@ -204,7 +207,8 @@ class Trainer:
         return {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
                 "core": self.core.state_dict(),
                 "augment_generator": self.augment_generator.get_state(), "rng": self._rng,
-                "history": self.history, "noisy_drawn": self.noisy_drawn, "train_s": self.train_s}
+                "history": self.history, "noisy_drawn": self.noisy_drawn, "train_s": self.train_s,
+                "grad_scaler": self.forward.scaler_state()}
 
     def load_state_dict(self, state: dict[str, Any], *, sampler: bool = True) -> None:
         """Restore a run; ``sampler=False`` keeps this run's own sampler (and its empty state)."""
@@ -215,6 +219,7 @@ class Trainer:
         self._rng = state["rng"]
         self.history = list(state["history"])
         self.noisy_drawn, self.train_s = int(state["noisy_drawn"]), float(state["train_s"])
+        self.forward.load_scaler_state(state.get("grad_scaler"))
 
     def resume(self, path: str | Path | None = None) -> None:
         """Load the checkpoint at ``path`` (default: the run's checkpoint) if its config matches."""
@@ -309,7 +314,7 @@ class Trainer:
             group["lr"] = schedule(core.progress)
         mixed = (self.augment(batch.inputs, self.augment_generator) if self.augment
                  else Mixed.identity(batch.inputs))
-        outputs = self.model(mixed.inputs)
+        outputs = self.forward(mixed.inputs)
         part_losses = task.part_losses(outputs, batch.targets, mixed)  # (B, K)
         if record:
             core.record(batch.indices, task.logits(outputs), batch.targets, part_losses,
@@ -317,8 +322,7 @@ class Trainer:
         weights = None if batch.weights is None else batch.weights[mixed.sources]
         objective = core.objective(part_losses, mixed.weights, weights)
         self.optimizer.zero_grad(set_to_none=True)
-        objective.backward()
-        self.optimizer.step()
+        self.forward.step(objective, self.optimizer)
         n = batch.indices.shape[0]
         before = core.meter.position
         core.charge_step(n)
@@ -333,7 +337,7 @@ class Trainer:
     def _scores(self, batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:
         """A scoring forward pass (eval mode, no grad): the batch's per-sample losses and logits."""
         self.model.eval()
-        outputs = self.model(batch.inputs)
+        outputs = self.forward(batch.inputs)
         self.model.train()
         return self.task.losses(outputs, batch.targets), self.task.logits(outputs)
 
@@ -389,8 +393,8 @@ class Trainer:
         batch_size = self.cfg.optim.eval_batch_size
         with intra_op_threads(self.cfg.threads):
             if split == "val":
-                return self.task.evaluate(self.model, self.loaders.all_batches("val", batch_size))
-            return self.task.test(self.model, self.data,
+                return self.task.evaluate(self.forward, self.loaders.all_batches("val", batch_size))
+            return self.task.test(self.forward, self.data,
                                   self.loaders.all_batches("test", batch_size))
 
     def result(self) -> dict[str, Any]:
