@@ -16,6 +16,8 @@ all of them alike; the table gives the median of the repeats and the ratio of me
   evaluation excluded).
 * **drop-in**: the bare loop with ``SamplingSession("uniform", ...)``: batches from
   ``session.batch_sampler`` and the loss from ``session.loss`` (which records the statistics).
+* with ``--fast-path``: the engine's uniform run with ``--precision bf16``, ``--channels-last`` and
+  ``--compile`` against its fp32 run (the compile arm's warm-up run pays the compilation).
 * **samplers** (``rs2``, ``p-sgd``, ``c-sgd``, ``infobatch``, ``swift``): the engine with that sampler;
   compared per backward sample with the engine's uniform run, and with their scoring passes counted
   (samples forwarded without a backward pass, per backward sample).
@@ -55,6 +57,10 @@ SAMPLERS: dict[str, dict[str, Any]] = {
     "rs2": {}, "p-sgd": {}, "c-sgd": {}, "infobatch": {},
     "swift": {"params": [1.0, 0.8, 0.6, 0.4, 0.2, 1.0, 0.8, 0.6, 0.4, 0.2]},
 }
+#: The fast-path settings ``--fast-path`` times against the engine's fp32 uniform run.
+FAST_PATH: dict[str, dict[str, Any]] = {
+    "bf16": {"precision": "bf16"}, "channels-last": {"channels_last": True}, "compile": {"compile": True},
+}
 #: (model, dataset settings) of the two reference models.
 SETTINGS = {
     "cnn1d": {"dataset": "mnist1d"},
@@ -63,10 +69,10 @@ SETTINGS = {
 
 
 def config(model: str, epochs: int, threads: int, sampler: str = "uniform",
-           params: dict[str, Any] | None = None) -> RunConfig:
+           params: dict[str, Any] | None = None, **fast: Any) -> RunConfig:
     data = {k: v for k, v in SETTINGS[model].items()}
     return RunConfig().replace(model=model, epochs=epochs, threads=threads, device="cpu",
-                               sampler=sampler, sampler_params=params or {}, **data)
+                               sampler=sampler, sampler_params=params or {}, **data, **fast)
 
 
 def load(cfg: RunConfig, fashion_dir: Path | None) -> PreparedData:
@@ -153,6 +159,9 @@ def measure(model: str, args: argparse.Namespace) -> dict[str, Any]:
     for name, params in SAMPLERS.items():
         cfg = config(model, args.epochs, args.threads, name, params)
         arms[name] = lambda cfg=cfg: engine_run(cfg, data)
+    for name, fast in FAST_PATH.items() if args.fast_path else ():
+        cfg = config(model, args.epochs, args.threads, **fast)
+        arms[name] = lambda cfg=cfg: engine_run(cfg, data)
     names = list(arms)
     runs: dict[str, list[dict[str, float]]] = {name: [] for name in names}
     torch.set_num_threads(args.threads)
@@ -172,7 +181,9 @@ def measure(model: str, args: argparse.Namespace) -> dict[str, Any]:
             "sampler_vs_uniform": {name: per_backward[name] / per_backward["uniform"]
                                    for name in SAMPLERS},
             "forward_only_per_backward": {name: runs[name][0]["forward_only"] / runs[name][0]["backward"]
-                                          for name in SAMPLERS}}
+                                          for name in SAMPLERS},
+            "fast_path_vs_fp32": {name: median[name] / median["uniform"]
+                                  for name in FAST_PATH if name in median}}
 
 
 def table(results: dict[str, Any]) -> str:
@@ -186,6 +197,10 @@ def table(results: dict[str, Any]) -> str:
             rows.append([model, f"{name} vs uniform (per backward sample)",
                          f"{r['median_s'][name]:.2f}", f"{r['median_s']['uniform']:.2f}",
                          f"{ratio:.3f}", f"{r['forward_only_per_backward'][name]:.2f}"])
+        for name, ratio in r["fast_path_vs_fp32"].items():
+            rows.append([model, f"engine --{name if name != 'bf16' else 'precision bf16'} vs fp32",
+                         f"{r['median_s'][name]:.2f}", f"{r['median_s']['uniform']:.2f}",
+                         f"{ratio:.3f}", "-"])
     return format_table(["model", "comparison", "median s", "baseline s", "ratio",
                          "scored / trained"], rows)
 
@@ -199,6 +214,8 @@ def main() -> int:
     parser.add_argument("--threads", type=int, default=1, help="intra-op threads (default: 1)")
     parser.add_argument("--fashion-dir", type=Path, default=FASHION if FASHION.is_dir() else None,
                         help="Fashion-MNIST's IDX files (default: the Debian package's, when there)")
+    parser.add_argument("--fast-path", action="store_true",
+                        help="also time --precision bf16, --channels-last and --compile against fp32")
     parser.add_argument("--out", type=Path, default=ROOT / "bench/results/overhead.json")
     parser.add_argument("--doc", action="store_true", help="write the table into docs/performance.md")
     args = parser.parse_args()
