@@ -36,8 +36,9 @@ from ._uniform import UniformSampler
 
 __all__ = [
     "SAMPLERS", "BatchScores", "BatchSelector", "CSGDSampler", "EpochInfo", "EpochPlan",
-    "InfoBatchSampler", "L2RWSampler", "MentorNetSampler", "OnlineBatchSelectionSampler", "OrderedSGDSampler", "PSGDSampler",
-    "RS2Sampler", "ReedHardSampler", "ReedSoftSampler", "Sampler", "SamplerCard", "SamplerFamily", "Selection", "SelectiveBackpropSampler",
-    "SmallLossSampler", "SwiftSampler", "UISSampler", "UniformSampler", "create_sampler", "draw_with_replacement",
-    "draw_without_replacement", "list_samplers", "load_card",
+    "InfoBatchSampler", "L2RWSampler", "MentorNetSampler", "OnlineBatchSelectionSampler",
+    "OrderedSGDSampler", "PSGDSampler", "RS2Sampler", "ReedHardSampler", "ReedSoftSampler",
+    "Sampler", "SamplerCard", "SamplerFamily", "Selection", "SelectiveBackpropSampler",
+    "SmallLossSampler", "SwiftSampler", "UISSampler", "UniformSampler", "create_sampler",
+    "draw_with_replacement", "draw_without_replacement", "list_samplers", "load_card",
 ]

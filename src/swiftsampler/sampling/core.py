@@ -161,11 +161,11 @@ class SamplingCore:
         """The plan's sample weights of ``indices`` (None: the plan has none, all ones)."""
         return None if self._weights is None else self._weights[indices]
 
-    def candidatebatch_size_of(self) -> int:
+    def candidate_batch_size(self) -> int:
         """Candidates per scored batch in a selecting epoch (a training batch otherwise)."""
         if not self._selecting:
             return self.batch_size
-        return self.sampler.candidatebatch_size_of(self.batch_size)
+        return self.sampler.candidate_batch_size(self.batch_size)
 
     # ---------------------------------------------------------------- scoring and selection
     def score(self, indices: Tensor, losses: Tensor, logits: Tensor, targets: Tensor) -> None:
