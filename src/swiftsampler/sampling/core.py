@@ -264,9 +264,10 @@ class SamplingCore:
         multiply the plan's ``weights`` (B, K) or (B,).
         """
         sampler = self.sampler
-        part_losses = sampler.part_losses(logits, part_losses)
-        parts = part_losses if part_losses.dim() == 2 else part_losses.unsqueeze(1)
-        per_output = (parts if shares is None else shares * parts).sum(dim=1).detach()
+        if part_losses.dim() == 1:
+            part_losses = part_losses.unsqueeze(1)
+        part_losses = sampler.part_losses(logits, part_losses)  # (B, K)
+        per_output = (part_losses if shares is None else shares * part_losses).sum(dim=1).detach()
         rule = sampler.loss_weights(per_output, self.progress)
         for factor in (rule, extra):
             if factor is None:
