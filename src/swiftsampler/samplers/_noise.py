@@ -132,10 +132,11 @@ def forget_rate(progress: float, rate: float, ramp: float) -> float:
 
 
 def small_loss_weights(losses: Tensor, tau: float) -> Tensor:
-    """Weights (B,) keeping the ``ceil((1 - tau) B)`` smallest losses, each ``B / kept`` (so the loss is
-    the mean over the kept samples, as Co-teaching's), the others 0."""
+    """Weights (B,) keeping the ``floor((1 - tau) B)`` smallest losses (at least one; Co-teaching's
+    ``num_remember``), each ``B / kept`` (so the loss is the mean over the kept samples, as
+    Co-teaching's), the others 0."""
     b = losses.shape[0]
-    kept = max(1, math.ceil((1.0 - tau) * b - 1e-9))  # 1e-9: 0.8 * 10 is 8, not 9
+    kept = max(1, math.floor((1.0 - tau) * b + 1e-9))  # 1e-9: (1 - 0.4) * 10 is 6, not 5.999
     order = torch.argsort(losses.detach(), stable=True)
     weights = torch.zeros_like(losses, dtype=torch.float32)
     weights[order[:kept]] = b / kept
