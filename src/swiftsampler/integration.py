@@ -38,6 +38,11 @@ candidate batch without gradients and back-propagate only what they keep, queued
                                     logits)
                 optimizer.zero_grad(); loss.backward(); optimizer.step()
 
+The label-noise baselines (``reed-soft``, ``reed-hard``, ``mentornet``, ``small-loss``) need nothing
+more: ``session.loss`` applies their loss rules. ``l2rw`` also wants its look-ahead weights before each
+step, from a clean batch you hold out (:meth:`SamplingSession.lookahead_weights`), passed to
+``session.loss(..., weights=w)``.
+
 ``session.selecting`` says which of the two an epoch is (UIS switches between them). Samplers that
 want a fresh forward pass over the whole training set before an epoch (``rescore_every`` of online
 batch selection, ``refresh="scoring-pass"`` of swift) say so with :meth:`SamplingSession.scoring_pass_due`;
