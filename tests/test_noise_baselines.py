@@ -208,6 +208,8 @@ def test_cli_train_and_compare_with_the_oracle(tmp_path, capsys):
                  "--out", str(tmp_path / "c")]) in (0, None)
     report = (tmp_path / "c" / "report.md").read_text()
     assert "| oracle" in report and "oracle" in report.split("How to read")[1]
+    oracle_row = next(line for line in report.splitlines() if "| oracle" in line)
+    assert "**" not in oracle_row  # an oracle is never the best method
     assert "× uniform" in report
 
 

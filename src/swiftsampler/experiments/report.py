@@ -275,9 +275,10 @@ def _sections(cells: Iterable[Cell]) -> dict[tuple[str, float], list[Cell]]:
 
 
 def _best(cells: Iterable[Cell]) -> set[Cell]:
-    """The cells with the best mean test accuracy of their (model, noise, budget); ties all win."""
+    """The cells with the best mean test accuracy of their (model, noise, budget); ties all win. An
+    oracle (:data:`~swiftsampler.experiments.grid.SAMPLER_ALIASES`) is not a method: it never wins."""
     top: dict[tuple, float] = {}
-    cells = list(cells)
+    cells = [c for c in cells if c.sampler not in SAMPLER_ALIASES]
     for c in cells:
         key = (c.model, c.noise, c.budget)
         top[key] = max(top.get(key, -math.inf), c.test_acc_mean)
@@ -332,7 +333,7 @@ def render_markdown(cells: Sequence[Cell], title: str, *,
         "How to read the tables:",
         "",
         "- *test acc %*: mean ± sample standard deviation over the seeds; the best mean per model, "
-        "noise and budget is in **bold**.",
+        "noise and budget (of the methods, not the oracle) is in **bold**.",
         f"- *Δ vs {baseline}*: the test accuracy minus that of the {baseline} sampler with the same "
         "model, noise, augmentation, budget and seed, in percentage points: the mean over the seeds "
         "both have and its paired 95% confidence interval, mean ± t(0.975, n−1) · sd / √n. An "
