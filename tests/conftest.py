@@ -10,7 +10,9 @@ def _isolated_cache(tmp_path_factory, monkeypatch):
 
 #: Parameters the registry-wide tests give a sampler that needs some (swift needs a card or its
 #: knot values: here one that favours low losses and low renormed entropy).
-SAMPLER_TEST_PARAMS = {"swift": {"params": [1.0, 0.8, 0.6, 0.4, 0.2, 1.0, 0.8, 0.6, 0.4, 0.2]}}
+SAMPLER_TEST_PARAMS = {"swift": {"params": [1.0, 0.8, 0.6, 0.4, 0.2, 1.0, 0.8, 0.6, 0.4, 0.2]},
+                       # small clean batches: the look-ahead's passes are charged to the budget
+                       "l2rw": {"clean_batch_size": 8}}
 
 
 def sampler_test_params(name):

@@ -85,7 +85,7 @@ def test_load_done_flattens_done_runs_only(grid):
     row = next(r for r in rows if r["sampler"] == "loss" and r["budget"] == 0.3 and r["seed"] == 1)
     assert row == {**_spec("loss", 0.3, 1), "test_acc": 0.84, "val_acc": 0.84 - 0.01,
                    "wall_s": 4.0, "forward_samples": 600.0, "backward_samples": 300.0,
-                   "noisy_mass": None}
+                   "noisy_mass": None, "weight_noisy": None}
     assert count_status(grid / "results.db") == {"done": 12, "running": 1, "pending": 1, "failed": 1}
 
 
@@ -174,7 +174,7 @@ def test_markdown_bolds_the_best_per_budget_and_counts_runs(grid):
     loss30 = next(r for r in rows if r[:3] == ["30%", "none", "loss"])
     assert loss30[3] == "**84.00 ± 3.00**"
     assert loss30[4] == "+2.00 [\u22120.48, +4.48]"
-    assert loss30[6:] == ["300", "600", "4.0", "3"]
+    assert loss30[6:] == ["300", "600", "4.0", "1.00", "3"]  # wall s as uniform's: time × 1.00
     assert next(r for r in rows if r[:3] == ["30%", "none", "uniform"])[4] == "baseline"
     assert "12 finished runs in 4 cells" in render_markdown(cells, "t")
 

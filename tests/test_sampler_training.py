@@ -21,8 +21,11 @@ def test_every_sampler_trains_and_is_charged(name):
     cost = result["cost"]
     n = result["data"]["num_train"]
     budget_samples = 4 * round(0.4 * n)
-    # The budget is spent, overshooting by less than one batch.
-    assert budget_samples <= cost["backward_samples"] < budget_samples + 32
+    # The budget is spent, overshooting by less than one batch (with a look-ahead sampler, less than
+    # one step with its look-ahead: the batch and its clean batch, forward and backward).
+    sampler = SAMPLERS.get(name).factory
+    slack = 32 + (64 + 2 * 8 if sampler.needs_lookahead else 0)
+    assert budget_samples <= cost["backward_samples"] < budget_samples + slack
     assert result["test_acc"] > 0.75, result["test_acc"]
     scored = sum(epoch["scored"] for epoch in result["history"])
     assert cost["forward_samples"] == cost["backward_samples"] + scored  # every forward charged

@@ -38,6 +38,11 @@ candidate batch without gradients and back-propagate only what they keep, queued
                                     logits)
                 optimizer.zero_grad(); loss.backward(); optimizer.step()
 
+The label-noise baselines (``reed-soft``, ``reed-hard``, ``mentornet``, ``small-loss``) need nothing
+more: ``session.loss`` applies their loss rules. ``l2rw`` also wants its look-ahead weights before each
+step, from a clean batch you hold out (:meth:`SamplingSession.lookahead_weights`), passed to
+``session.loss(..., weights=w)``.
+
 ``session.selecting`` says which of the two an epoch is (UIS switches between them). Samplers that
 want a fresh forward pass over the whole training set before an epoch (``rescore_every`` of online
 batch selection, ``refresh="scoring-pass"`` of swift) say so with :meth:`SamplingSession.scoring_pass_due`;
@@ -190,7 +195,7 @@ class SamplingSession:
     # ---------------------------------------------------------------- training
     def loss(self, batch: Tensor | Batch, losses: Tensor, logits: Tensor,
              targets: Tensor | None = None, *, sources: Tensor | None = None,
-             shares: Tensor | None = None) -> Tensor:
+             shares: Tensor | None = None, weights: Tensor | None = None) -> Tensor:
         """Charge a training batch and return the loss to back-propagate.
 
         Args:
@@ -204,11 +209,15 @@ class SamplingSession:
             sources, shares: (B, K) positions in the batch of the samples mixed into each output and
                 their shares (rows sum to 1), for mixup, CutMix, RICAP: each source is credited with
                 its share in the statistics.
+            weights: extra per-output weights (B,), e.g. from :meth:`lookahead_weights` (L2RW).
 
         Returns:
             ``(1/B) sum_i sum_k shares[i,k] w[sources[i,k]] losses[i,k]`` with ``w`` the sample
-            weights of the plan (InfoBatch's rescaling) or of the selection (UIS).
+            weights of the plan (InfoBatch's rescaling) or of the selection (UIS), times the
+            sampler's loss rule (REED's targets replace ``losses``; MentorNet's and the small-loss
+            rule's weights multiply ``w``) and ``weights``.
         """
+        extra = weights
         core = self.core
         device = core.device
         if isinstance(batch, Batch):  # kept by select(): statistics came from the scoring pass
@@ -226,7 +235,35 @@ class SamplingSession:
         if weights is not None and sources is not None:
             weights = weights[sources.to(weights.device)]
         core.charge_step(indices.shape[0])
-        return core.objective(losses, shares, None if weights is None else weights.to(losses.device))
+        return core.loss(logits, losses, shares,
+                         None if weights is None else weights.to(losses.device), extra)
+
+    def lookahead_weights(self, model: torch.nn.Module, losses_of: Any, clean_loss_of: Any,
+                          inputs: Any, clean_inputs: Any, lr: float) -> Tensor:
+        """Per-sample weights (B,) of a look-ahead sampler (L2RW) for the next training batch; pass
+        them to :meth:`loss` as ``weights``. Charges the extra passes (``B + M`` forward and backward
+        samples for a clean batch of ``M``)::
+
+            w = session.lookahead_weights(
+                model, lambda out: F.cross_entropy(out, y, reduction="none"),
+                lambda out: F.cross_entropy(out, clean_y), x, clean_x, lr=current_lr)
+            logits = model(x)
+            loss = session.loss(indices, F.cross_entropy(logits, y, reduction="none"), logits, y,
+                                weights=w)
+
+        Args:
+            model: your network (called functionally; not changed).
+            losses_of: outputs of ``inputs`` -> per-sample losses (B,).
+            clean_loss_of: outputs of ``clean_inputs`` -> their mean loss (a scalar).
+            inputs: the training batch; clean_inputs: a clean batch (e.g. from a held-out split,
+                ``session.sampler.clean_batch_size`` samples).
+            lr: the learning rate of the coming step.
+        """
+        if not self.sampler.needs_lookahead:
+            raise ConfigError(f"sampler {type(self.sampler).__name__} does not weight by a "
+                              "look-ahead step")
+        return self.core.lookahead_weights(model, losses_of, clean_loss_of, inputs, clean_inputs,
+                                           lr)
 
     def select(self, indices: Tensor, inputs: Any, targets: Tensor, losses: Tensor,
                logits: Tensor) -> list[Batch]:

@@ -22,7 +22,9 @@ It checks what the engine and the drop-in API rely on (the protocol of
 * ``state_dict`` / ``load_state_dict`` round-trips (the next plan after a reload equals the next plan
   without one), and the state holds only tensors and plain values (checkpoints load it with
   ``torch.load(weights_only=True)``);
-* a short budgeted run through the engine spends exactly what it is charged.
+* a short budgeted run through the engine spends exactly what it is charged;
+* loss rules are well formed: ``part_losses`` keeps the (B, K) shape and stays finite, and
+  ``loss_weights`` / ``lookahead_weights`` give finite non-negative (B,) weights (or None).
 """
 
 from __future__ import annotations
@@ -146,6 +148,25 @@ class SamplerConformance:
         ga, gb = torch.Generator().manual_seed(9), torch.Generator().manual_seed(9)
         pa, pb = a.plan_epoch(stats, ga, self.info(1)), b.plan_epoch(stats, gb, self.info(1))
         assert torch.equal(pa.indices, pb.indices)
+
+    def test_loss_rules_are_well_formed(self) -> None:
+        sampler = self.make_sampler()
+        g = torch.Generator().manual_seed(11)
+        logits = torch.randn(8, 4, generator=g)
+        targets = torch.randint(0, 4, (8,), generator=g)
+        part = _losses(logits, targets).unsqueeze(1)  # (B, 1)
+        changed = sampler.part_losses(logits, part)
+        assert changed.shape == part.shape and bool(torch.isfinite(changed).all())
+        for progress in (0.0, 0.5, 1.0):
+            weights = sampler.loss_weights(part.squeeze(1), progress)
+            if weights is not None:
+                assert weights.shape == (8,)
+                assert bool(torch.isfinite(weights).all()) and bool((weights >= 0).all())
+        if sampler.needs_lookahead:
+            assert sampler.clean_batch_size >= 1
+            weights = sampler.lookahead_weights(torch.randn(8, generator=g))
+            assert weights.shape == (8,)
+            assert bool(torch.isfinite(weights).all()) and bool((weights >= 0).all())
 
     def test_a_budgeted_run_spends_what_it_is_charged(self) -> None:
         n, batch = self.num_samples, 8

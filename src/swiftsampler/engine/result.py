@@ -37,13 +37,16 @@ def usage_summary(stats: SampleStats) -> dict[str, float]:
 
 def build_result(cfg: RunConfig, core: SamplingCore, data: PreparedData, history: list[dict[str, Any]],
                  test: Evaluation, *, noisy_drawn: int, device: torch.device,
-                 times: dict[str, float]) -> dict[str, Any]:
+                 times: dict[str, float], trained: int | None = None,
+                 weight_on_noisy: float | None = None) -> dict[str, Any]:
     """The content of ``result.json``.
 
     ``test_acc`` is the task's test accuracy (classification accuracy, next-token accuracy,
     verification accuracy); task extras are added as ``test_<key>`` (e.g. ``test_ppl``) or, for
     dicts, under their own key (e.g. ``verification``). ``times`` holds ``wall_s``, ``train_s``,
-    ``data_s`` and ``test_s``.
+    ``data_s`` and ``test_s``. ``noisy_drawn`` of the ``trained`` samples (default: the
+    back-propagated count) had a corrupted label; ``weight_on_noisy`` is their share of the loss
+    weight (``sum_i w_i noisy_i / sum_i w_i`` over the trained samples; loss-rule samplers).
     """
     last = history[-1] if history else {}
     meter, budget = core.meter, core.budget
@@ -89,6 +92,9 @@ def build_result(cfg: RunConfig, core: SamplingCore, data: PreparedData, history
             "rate": data.noise_rate,
             "type": cfg.data.noise_type,
             "num_noisy": int(data.train_noisy.sum()),
-            "sampling_mass_on_noisy": noisy_drawn / max(meter.backward_samples, 1),
+            "sampling_mass_on_noisy": noisy_drawn / max(
+                meter.backward_samples if trained is None else trained, 1),
         }
+        if weight_on_noisy is not None:
+            result["noise"]["loss_weight_on_noisy"] = weight_on_noisy
     return result

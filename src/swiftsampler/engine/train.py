@@ -101,6 +101,8 @@ class EpochTally:
     loss_sum: torch.Tensor = field(init=False)
     correct: torch.Tensor = field(init=False)
     noisy: torch.Tensor = field(init=False)
+    weight_noisy: torch.Tensor = field(init=False)  # loss weight on mislabelled samples
+    weight_total: torch.Tensor = field(init=False)
     trained: int = 0
     scored: int = 0
 
@@ -108,6 +110,8 @@ class EpochTally:
         self.loss_sum = torch.zeros((), device=self.device)
         self.correct = torch.zeros((), device=self.device)
         self.noisy = torch.zeros((), device=self.device, dtype=torch.long)
+        self.weight_noisy = torch.zeros((), device=self.device)
+        self.weight_total = torch.zeros((), device=self.device)
 
 
 def _warn_if_card_elsewhere(sampler: Sampler, cfg: RunConfig, task: str) -> None:
@@ -173,6 +177,9 @@ class Trainer:
         _warn_if_card_elsewhere(sampler, cfg, self.data.task)
         self.task = create_task(self.data.task, cfg.model.task_params)
         self.loaders = Loaders.build(self.data, device, cfg.data.workers)
+        if sampler.needs_lookahead and len(self.loaders.val) == 0:
+            raise ConfigError(f"--sampler {cfg.sampler.sampler}: its clean batches come from the "
+                              "validation split; set --val-ratio above 0")
         self.augment = create_augmentation(cfg.augment.augment, _augment_context(self.data),
                                            cfg.augment.augment_params)
         self.checkpoint_path = Path(out_dir) / CHECKPOINT_NAME if out_dir is not None else None
@@ -190,8 +197,10 @@ class Trainer:
         self.core = SamplingCore(sampler, budget, batch_size=cfg.optim.batch_size, seed=cfg.seed,
                                  device=device)
         self.augment_generator = make_generator(cfg.seed, "augment")
+        self._clean_generator: torch.Generator | None = None  # L2RW's clean batches (made on use)
         self.history: list[dict[str, Any]] = []
-        self.noisy_drawn = 0
+        self.noisy_drawn = self.trained = 0
+        self.weight_noisy = self.weight_total = 0.0  # loss weight on mislabelled samples / all
         self.train_s = 0.0
         self._bar: Any = None  # the progress bar while train() runs
         self.wall_s = time.perf_counter() - t_start
@@ -207,7 +216,10 @@ class Trainer:
         return {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
                 "core": self.core.state_dict(),
                 "augment_generator": self.augment_generator.get_state(), "rng": self._rng,
+                "clean_generator": (None if self._clean_generator is None
+                                    else self._clean_generator.get_state()),
                 "history": self.history, "noisy_drawn": self.noisy_drawn, "train_s": self.train_s,
+                "noise_tally": [self.trained, self.weight_noisy, self.weight_total],
                 "grad_scaler": self.forward.scaler_state()}
 
     def load_state_dict(self, state: dict[str, Any], *, sampler: bool = True) -> None:
@@ -217,8 +229,13 @@ class Trainer:
         self.core.load_state_dict(state["core"], sampler=sampler)
         self.augment_generator.set_state(state["augment_generator"])
         self._rng = state["rng"]
+        if state.get("clean_generator") is not None:
+            self._clean_generator = make_generator(self.cfg.seed, "clean", self.device)
+            self._clean_generator.set_state(state["clean_generator"])
         self.history = list(state["history"])
         self.noisy_drawn, self.train_s = int(state["noisy_drawn"]), float(state["train_s"])
+        trained, self.weight_noisy, self.weight_total = state.get("noise_tally", [0, 0.0, 0.0])
+        self.trained = int(trained)
         self.forward.load_scaler_state(state.get("grad_scaler"))
 
     def resume(self, path: str | Path | None = None) -> None:
@@ -310,17 +327,19 @@ class Trainer:
         statistics (:meth:`SamplingCore.record`).
         """
         core, task = self.core, self.task
+        lr = schedule(core.progress)
         for group in self.optimizer.param_groups:
-            group["lr"] = schedule(core.progress)
+            group["lr"] = lr
         mixed = (self.augment(batch.inputs, self.augment_generator) if self.augment
                  else Mixed.identity(batch.inputs))
+        extra = self._lookahead(batch, mixed, lr) if core.sampler.needs_lookahead else None
         outputs = self.forward(mixed.inputs)
         part_losses = task.part_losses(outputs, batch.targets, mixed)  # (B, K)
         if record:
             core.record(batch.indices, task.logits(outputs), batch.targets, part_losses,
                         mixed.sources, mixed.weights)
         weights = None if batch.weights is None else batch.weights[mixed.sources]
-        objective = core.objective(part_losses, mixed.weights, weights)
+        objective = core.loss(task.logits(outputs), part_losses, mixed.weights, weights, extra)
         self.optimizer.zero_grad(set_to_none=True)
         self.forward.step(objective, self.optimizer)
         n = batch.indices.shape[0]
@@ -330,8 +349,33 @@ class Trainer:
         dominant = mixed.sources.gather(1, mixed.weights.argmax(1, keepdim=True)).squeeze(1)
         tally.loss_sum += (mixed.weights * part_losses).sum(dim=1).detach().sum()
         tally.correct += task.correct(outputs.detach(), batch.targets[dominant]).sum()
-        tally.noisy += self.data.train_noisy[batch.indices].sum()
+        noisy = self.data.train_noisy[batch.indices]
+        tally.noisy += noisy.sum()
         tally.trained += n
+        if core.last_weights is not None:  # how much of the loss the mislabelled samples carry
+            w = core.last_weights.detach()
+            w = (mixed.weights * w).sum(dim=1) if w.dim() == 2 else w
+            tally.weight_noisy += (w * noisy[dominant].float()).sum()
+            tally.weight_total += w.sum()
+        else:
+            tally.weight_noisy += noisy[dominant].sum()
+            tally.weight_total += n
+
+    def _lookahead(self, batch: Batch, mixed: Mixed, lr: float) -> torch.Tensor:
+        """A look-ahead sampler's weights (B,) for ``batch``, from a clean batch of the validation
+        split drawn with the ``clean`` stream (the core charges the extra passes)."""
+        task, core = self.task, self.core
+        n_val = len(self.loaders.val)
+        if self._clean_generator is None:
+            self._clean_generator = make_generator(self.cfg.seed, "clean", self.device)
+        picks = torch.randint(n_val, (core.sampler.clean_batch_size,), device=self.device,
+                              generator=self._clean_generator)
+        clean = next(iter(self.loaders.val.batches(picks, picks.shape[0])))
+        return core.lookahead_weights(
+            self.model,
+            lambda out: (mixed.weights * task.part_losses(out, batch.targets, mixed)).sum(dim=1),
+            lambda out: task.losses(out, clean.targets).mean(),
+            mixed.inputs, clean.inputs, lr)
 
     @torch.no_grad()
     def _scores(self, batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:
@@ -361,6 +405,9 @@ class Trainer:
                 f"the training loss became {train_loss} in epoch {core.epoch}; "
                 f"try a smaller --lr (now {self.cfg.optim.lr})")
         self.noisy_drawn += int(tally.noisy.item())  # sync: logging point
+        self.trained += tally.trained
+        self.weight_noisy += float(tally.weight_noisy.item())  # sync: logging point
+        self.weight_total += float(tally.weight_total.item())  # sync: logging point
         self.train_s += time.perf_counter() - t_epoch
         val = self.evaluate("val")
         record = {
@@ -405,6 +452,9 @@ class Trainer:
         self.wall_s += test_s
         return build_result(self.cfg, self.core, self.data, self.history, test,
                             noisy_drawn=self.noisy_drawn, device=self.device,
+                            trained=self.trained, weight_on_noisy=(
+                                self.weight_noisy / self.weight_total if self.weight_total > 0
+                                else None),
                             times={"wall_s": self.wall_s, "train_s": self.train_s,
                                    "data_s": self.data_s, "test_s": test_s})
 

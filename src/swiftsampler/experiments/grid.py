@@ -11,6 +11,11 @@ from ..errors import ConfigError
 
 AXES = ("models", "noises", "augments", "samplers", "budgets", "seeds")
 
+#: Names of the sampler axis that are not samplers, with the settings they stand for. ``oracle`` is
+#: uniform sampling on the correctly labelled training samples only (``--drop-noisy``): it knows which
+#: labels are wrong, which no method does, so reports mark it as an oracle.
+SAMPLER_ALIASES: dict[str, dict[str, Any]] = {"oracle": {"sampler": "uniform", "drop_noisy": True}}
+
 
 @dataclass(frozen=True)
 class GridSpec:
@@ -48,7 +53,8 @@ class GridSpec:
             spec = {"model": model, "noise": noise, "augment": augment, "sampler": sampler,
                     "budget": budget, "seed": seed}
             cfg = self.base.replace(model=model, noise=noise, augment=augment.split("+"),
-                                    sampler=sampler, budget=budget, seed=seed)
+                                    budget=budget, seed=seed,
+                                    **SAMPLER_ALIASES.get(sampler, {"sampler": sampler}))
             out.append((run_key(spec), spec, cfg))
         return out
 

@@ -20,8 +20,11 @@ PRESETS: dict[str, tuple[str, GridSpec]] = {
                  seeds=(0, 1, 2), base=SMALL_MNIST1D),
     ),
     "swift-noise": (
-        "Swift Sampler against uniform sampling at 0-40% symmetric label noise (budget 1.0)",
-        GridSpec(samplers=("uniform", "swift"), noises=(0.0, 0.1, 0.2, 0.3, 0.4),
+        "Swift Sampler against uniform sampling, the label-noise baselines (REED, MentorNet, L2RW, "
+        "the small-loss rule) and the clean-labels oracle at 0-40% symmetric label noise "
+        "(budget 1.0)",
+        GridSpec(samplers=("uniform", "reed-soft", "reed-hard", "mentornet", "l2rw", "small-loss",
+                           "swift", "oracle"), noises=(0.0, 0.1, 0.2, 0.3, 0.4),
                  seeds=(0, 1, 2), base=SMALL_MNIST1D),
     ),
     "demo": (

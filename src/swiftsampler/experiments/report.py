@@ -27,6 +27,7 @@ from ..files import write_atomic
 from ..files import write_csv as write_rows
 from ..plots import figure, save_figure
 from ..report import format_table
+from .grid import SAMPLER_ALIASES
 
 #: The statuses a run in ``results.db`` can have.
 STATUSES = ("done", "running", "pending", "failed")
@@ -80,6 +81,7 @@ def load_done(db_path: Path | str) -> list[dict[str, Any]]:
                 "forward_samples": _float_or_none(cost.get("forward_samples")),
                 "backward_samples": _float_or_none(cost.get("backward_samples")),
                 "noisy_mass": _float_or_none(noise.get("sampling_mass_on_noisy")),
+                "weight_noisy": _float_or_none(noise.get("loss_weight_on_noisy")),
             })
         except (ValueError, TypeError, KeyError, AttributeError) as exc:
             raise ConfigError(f"{db_path}: run {key!r} has a malformed spec or result "
@@ -139,6 +141,8 @@ class Cell:
     diff_low: float | None
     diff_high: float | None
     diff_n: int
+    weight_noisy_mean: float | None = None  # the mislabelled samples' share of the loss weight
+    time_ratio: float | None = None  # wall s over the baseline's
 
     @property
     def is_baseline(self) -> bool:
@@ -148,6 +152,10 @@ class Cell:
 def _mean(values: Iterable[float | None]) -> float | None:
     present = [v for v in values if v is not None]
     return math.fsum(present) / len(present) if present else None
+
+
+def _ratio(a: float | None, b: float | None) -> float | None:
+    return None if a is None or not b else a / b
 
 
 def _std(values: Sequence[float]) -> float:
@@ -214,7 +222,9 @@ def summarize(rows: Iterable[Mapping[str, Any]], baseline: str = "uniform") -> l
             backward_samples_mean=_mean(r.get("backward_samples") for r in group),
             noisy_mass_mean=_mean(r.get("noisy_mass") for r in group),
             baseline=baseline, diff_mean=diff_mean, diff_low=diff_low, diff_high=diff_high,
-            diff_n=diff_n,
+            diff_n=diff_n, weight_noisy_mean=_mean(r.get("weight_noisy") for r in group),
+            time_ratio=_ratio(_mean(r.get("wall_s") for r in group),
+                              None if base is None else _mean(r.get("wall_s") for r in base)),
         ))
     cells.sort(key=lambda c: (c.model, c.noise, c.augment, c.budget,
                               *_sampler_order(c.sampler, baseline)))
@@ -265,9 +275,10 @@ def _sections(cells: Iterable[Cell]) -> dict[tuple[str, float], list[Cell]]:
 
 
 def _best(cells: Iterable[Cell]) -> set[Cell]:
-    """The cells with the best mean test accuracy of their (model, noise, budget); ties all win."""
+    """The cells with the best mean test accuracy of their (model, noise, budget); ties all win. An
+    oracle (:data:`~swiftsampler.experiments.grid.SAMPLER_ALIASES`) is not a method: it never wins."""
     top: dict[tuple, float] = {}
-    cells = list(cells)
+    cells = [c for c in cells if c.sampler not in SAMPLER_ALIASES]
     for c in cells:
         key = (c.model, c.noise, c.budget)
         top[key] = max(top.get(key, -math.inf), c.test_acc_mean)
@@ -300,9 +311,10 @@ def render_markdown(cells: Sequence[Cell], title: str, *,
         lines += [f"## {model}, {_noise_label(noise)}", ""]
         noisy = any(c.noisy_mass_mean is not None for c in section)
         headers = ["budget", "augment", "sampler", "test acc %", f"Δ vs {baseline} (pts, 95% CI)",
-                   "val acc %", "backward samples", "forward samples", "wall s", "seeds"]
+                   "val acc %", "backward samples", "forward samples", "wall s",
+                   f"time × {baseline}", "seeds"]
         if noisy:
-            headers.insert(-1, "mislabelled drawn %")
+            headers[-1:-1] = ["mislabelled drawn %", "mislabelled loss weight %"]
         rows = []
         order = sorted(section, key=lambda c: (c.budget, c.augment,
                                                *_sampler_order(c.sampler, baseline)))
@@ -311,16 +323,17 @@ def render_markdown(cells: Sequence[Cell], title: str, *,
             row = [_budget_label(c.budget), c.augment, c.sampler,
                    f"**{acc}**" if c in best else acc, format_diff(c), _pct(c.val_acc_mean),
                    _count(c.backward_samples_mean), _count(c.forward_samples_mean),
-                   "-" if c.wall_s_mean is None else f"{c.wall_s_mean:.1f}", str(c.n)]
+                   "-" if c.wall_s_mean is None else f"{c.wall_s_mean:.1f}",
+                   "-" if c.time_ratio is None else f"{c.time_ratio:.2f}", str(c.n)]
             if noisy:
-                row.insert(-1, _pct(c.noisy_mass_mean))
+                row[-1:-1] = [_pct(c.noisy_mass_mean), _pct(c.weight_noisy_mean)]
             rows.append(row)
         lines += [format_table(headers, rows), ""]
     lines += [
         "How to read the tables:",
         "",
         "- *test acc %*: mean ± sample standard deviation over the seeds; the best mean per model, "
-        "noise and budget is in **bold**.",
+        "noise and budget (of the methods, not the oracle) is in **bold**.",
         f"- *Δ vs {baseline}*: the test accuracy minus that of the {baseline} sampler with the same "
         "model, noise, augmentation, budget and seed, in percentage points: the mean over the seeds "
         "both have and its paired 95% confidence interval, mean ± t(0.975, n−1) · sd / √n. An "
@@ -330,11 +343,18 @@ def render_markdown(cells: Sequence[Cell], title: str, *,
         "- *backward samples*: samples that went through a backward pass (the training cost); "
         "*forward samples*: samples that went through a forward pass, including scoring passes "
         "that some samplers use to choose; *wall s*: wall-clock seconds of the whole run; all "
-        "three are means over the seeds.",
+        "three are means over the seeds; *time × " + baseline + "*: wall s over the " + baseline
+        + " run's.",
     ]
+    if any(c.sampler in SAMPLER_ALIASES for c in cells):
+        lines.append("- *oracle*: an **oracle**, not a method: uniform sampling on the correctly "
+                     "labelled training samples only (`--drop-noisy`), which needs to know which "
+                     "labels are wrong.")
     if any(c.noisy_mass_mean is not None for c in cells):
         lines.append("- *mislabelled drawn %*: the share of the samples drawn for training whose "
-                     "label had been corrupted by the injected noise.")
+                     "label had been corrupted by the injected noise; *mislabelled loss weight %*: "
+                     "their share of the loss weight (lower than the drawn share when a loss rule "
+                     "such as MentorNet, small-loss or L2RW down-weights them).")
     lines.append("")
     return "\n".join(lines)
 

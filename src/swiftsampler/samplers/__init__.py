@@ -19,6 +19,13 @@ from ._base import (
 )
 from ._draw import draw_with_replacement, draw_without_replacement
 from ._infobatch import InfoBatchSampler
+from ._noise import (
+    L2RWSampler,
+    MentorNetSampler,
+    ReedHardSampler,
+    ReedSoftSampler,
+    SmallLossSampler,
+)
 from ._online_batch_selection import OnlineBatchSelectionSampler
 from ._ordered_sgd import OrderedSGDSampler
 from ._rs2 import RS2Sampler
@@ -29,8 +36,9 @@ from ._uniform import UniformSampler
 
 __all__ = [
     "SAMPLERS", "BatchScores", "BatchSelector", "CSGDSampler", "EpochInfo", "EpochPlan",
-    "InfoBatchSampler", "OnlineBatchSelectionSampler", "OrderedSGDSampler", "PSGDSampler",
-    "RS2Sampler", "Sampler", "SamplerCard", "SamplerFamily", "Selection", "SelectiveBackpropSampler",
-    "SwiftSampler", "UISSampler", "UniformSampler", "create_sampler", "draw_with_replacement",
-    "draw_without_replacement", "list_samplers", "load_card",
+    "InfoBatchSampler", "L2RWSampler", "MentorNetSampler", "OnlineBatchSelectionSampler",
+    "OrderedSGDSampler", "PSGDSampler", "RS2Sampler", "ReedHardSampler", "ReedSoftSampler",
+    "Sampler", "SamplerCard", "SamplerFamily", "Selection", "SelectiveBackpropSampler",
+    "SmallLossSampler", "SwiftSampler", "UISSampler", "UniformSampler", "create_sampler",
+    "draw_with_replacement", "draw_without_replacement", "list_samplers", "load_card",
 ]

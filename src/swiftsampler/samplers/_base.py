@@ -111,6 +111,11 @@ class Sampler(abc.ABC):
       then trained as it is and shown to :meth:`observe`).
     * :meth:`wants_scoring_pass` asks for a charged forward pass over the training set before an
       epoch (fresh statistics for every sample).
+    * Loss rules (the label-noise baselines, :mod:`._noise`): :meth:`part_losses` changes each
+      sample's loss (REED's bootstrapped targets), :meth:`loss_weights` weights each sample from its
+      loss (MentorNet, the small-loss rule), and ``needs_lookahead = True`` with
+      :meth:`lookahead_weights` weights each sample from a look-ahead step on a clean batch (L2RW).
+      The sampling core applies them for the engine and the drop-in API alike.
     * :meth:`state_dict` / :meth:`load_state_dict` for any mutable state, so a run resumes exactly.
 
     Constructors take ``num_samples`` (the training-set size N) first, then keyword-only
@@ -120,6 +125,10 @@ class Sampler(abc.ABC):
     """
 
     needs_scores: ClassVar[bool] = False
+    #: Whether each training batch needs a look-ahead step on a clean batch (:meth:`lookahead_weights`).
+    needs_lookahead: ClassVar[bool] = False
+    #: Clean (validation) samples per look-ahead step, for ``needs_lookahead`` samplers.
+    clean_batch_size: int = 0
 
     def __init__(self, num_samples: int) -> None:
         if not isinstance(num_samples, int) or num_samples <= 0:
@@ -160,6 +169,24 @@ class Sampler(abc.ABC):
     def observe(self, indices: Tensor, scores: BatchScores) -> None:
         """See a training batch's scores in an epoch where :meth:`selects` is False. Default: no-op."""
         del indices, scores
+
+    def part_losses(self, logits: Tensor, part_losses: Tensor) -> Tensor:
+        """The per-sample losses to train on, from the task's (B, K) part losses (attached to the
+        graph) and the logits (B, C) or (B, T, C). Default: unchanged."""
+        del logits
+        return part_losses
+
+    def loss_weights(self, losses: Tensor, progress: float) -> Tensor | None:
+        """Per-sample loss weights (B,) from the batch's detached losses (B,) at budget progress
+        ``progress`` (None: all ones). Called once per training batch; may update state."""
+        del losses, progress
+        return None
+
+    def lookahead_weights(self, clean_gradient: Tensor) -> Tensor:
+        """Per-sample weights (B,) from ``d L_clean / d eps`` (B,), the gradient of the clean batch's
+        loss after one look-ahead step with respect to each sample's loss weight
+        (:func:`swiftsampler.sampling.lookahead_gradient`); ``needs_lookahead`` samplers only."""
+        raise NotImplementedError(f"{type(self).__name__} does not weight by a look-ahead step")
 
     def state_dict(self) -> dict[str, Any]:
         return {}

@@ -11,13 +11,17 @@ same seed and sampler give them the same plans and the same selections. Per epoc
         for each batch of plan.indices:
             forward; part losses (B, K)              # K > 1 under a mixing augmentation
             core.record(indices, logits, targets, part_losses, sources, shares)
-            loss = core.objective(part_losses, shares, core.weights_of(indices)[sources])
+            loss = core.loss(logits, part_losses, shares, core.weights_of(indices)[sources])
             backward; step; core.charge_step(B)
     else:                                            # batch-then-sample
         for each candidate batch of plan.indices:
             with no_grad: forward; losses
             for kept in core.select(candidates, losses, logits):   # queued into full batches
                 forward and backward the kept samples only; core.charge_step(len(kept))
+
+:meth:`SamplingCore.loss` applies the sampler's loss rules (REED's targets, MentorNet's and the
+small-loss rule's weights); a look-ahead sampler (L2RW) also wants :meth:`SamplingCore.lookahead_weights`
+on a clean batch before each step, passed to ``loss`` as extra weights.
 
 The core charges exactly what the client does: a scoring pass of ``n`` samples costs ``n`` forward
 samples; a training batch of ``n`` costs ``n`` forward and ``n`` backward samples. Optimiser steps are
@@ -37,6 +41,7 @@ from ..data.loader import Batch
 from ..samplers import BatchScores, EpochInfo, EpochPlan, Sampler
 from ..seeding import make_generator
 from ..stats import SampleStats
+from .lookahead import batch_size_of, lookahead_gradient
 from .queue import SelectionQueue, take
 
 __all__ = ["SamplingCore", "weighted_objective"]
@@ -92,6 +97,7 @@ class SamplingCore:
         self._planned = self._candidates = 0  # candidates planned / scored this epoch
         self._scored = 0  # samples scored since the last plan (a full scoring pass: >= N)
         self._micro = 0  # micro-batches charged (optimiser steps = micro // accumulation)
+        self.last_weights: Tensor | None = None  # the loss weights of the last :meth:`loss`
 
     # ---------------------------------------------------------------- where the run stands
     @property
@@ -247,6 +253,42 @@ class SamplingCore:
                   weights: Tensor | None = None) -> Tensor:
         """:func:`weighted_objective` (the core holds no state for it; here for discoverability)."""
         return weighted_objective(part_losses, shares, weights)
+
+    def loss(self, logits: Tensor, part_losses: Tensor, shares: Tensor | None = None,
+             weights: Tensor | None = None, extra: Tensor | None = None) -> Tensor:
+        """The sampler's loss rules, then :func:`weighted_objective`: the scalar to back-propagate.
+
+        The sampler's :meth:`~swiftsampler.samplers.Sampler.part_losses` replaces the part losses
+        (B, K); its :meth:`~swiftsampler.samplers.Sampler.loss_weights`, from each output's detached
+        loss ``sum_k shares[i, k] l[i, k]``, and ``extra`` (B,) (e.g. :meth:`lookahead_weights`)
+        multiply the plan's ``weights`` (B, K) or (B,).
+        """
+        sampler = self.sampler
+        if part_losses.dim() == 1:
+            part_losses = part_losses.unsqueeze(1)
+        part_losses = sampler.part_losses(logits, part_losses)  # (B, K)
+        per_output = (part_losses if shares is None else shares * part_losses).sum(dim=1).detach()
+        rule = sampler.loss_weights(per_output, self.progress)
+        for factor in (rule, extra):
+            if factor is None:
+                continue
+            factor = factor.to(part_losses.device)
+            if weights is None:
+                weights = factor
+            else:
+                weights = weights * (factor.unsqueeze(1) if weights.dim() == 2 else factor)
+        self.last_weights = weights  # the batch's loss weights (B, K) or (B,), or None for ones
+        return weighted_objective(part_losses, shares, weights)
+
+    def lookahead_weights(self, model: torch.nn.Module, losses_of: Any, clean_loss_of: Any,
+                          inputs: Any, clean_inputs: Any, lr: float) -> Tensor:
+        """A look-ahead sampler's weights (B,) for a training batch, from one look-ahead step and a
+        clean batch (:func:`~swiftsampler.sampling.lookahead.lookahead_gradient`, same arguments).
+        Charges the extra passes: ``B + M`` forward and ``B + M`` backward samples, no step."""
+        gradient = lookahead_gradient(model, losses_of, clean_loss_of, inputs, clean_inputs, lr)
+        b, m = gradient.shape[0], batch_size_of(clean_inputs)
+        self.meter.charge(forward=b + m, backward=b + m, steps=0)
+        return self.sampler.lookahead_weights(gradient)
 
     def charge_step(self, samples: int) -> None:
         """Charge one training micro-batch of ``samples`` forwarded and back-propagated samples;
