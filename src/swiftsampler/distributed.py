@@ -24,7 +24,8 @@ import torch.distributed as dist
 
 from .errors import ConfigError
 
-__all__ = ["DistributedContext", "SINGLE", "all_reduce_sum", "context_from_environment", "launch"]
+__all__ = ["DistributedContext", "SINGLE", "all_gather_rows", "all_reduce_sum",
+           "context_from_environment", "gather_states", "is_main_process", "launch", "leave"]
 
 
 @dataclass(frozen=True)
@@ -45,12 +46,15 @@ class DistributedContext:
         return self.rank == 0
 
     def shard(self, items: torch.Tensor) -> torch.Tensor:
-        """This rank's share of ``items``: contiguous, equal-sized shares (the last items that do not
-        divide evenly among the ranks are left out, so every rank takes the same number of steps)."""
+        """This rank's share of ``items``, strided: rank ``r`` of ``W`` takes ``items[r::W]`` of the
+        first ``W * (L // W)`` items (the last ``L mod W`` are left out, so every rank takes the same
+        number of steps). Its ``j``-th item is ``items[j * W + r]``: step ``t`` of all ranks together,
+        with ``b`` items each, trains ``items[t W b : (t + 1) W b]``, the single-process plan's step
+        with a batch of ``W b`` (what :func:`all_gather_rows` puts back in order)."""
         if not self.active:
             return items
         each = items.shape[0] // self.world_size
-        return items[self.rank * each:(self.rank + 1) * each]
+        return items[self.rank:each * self.world_size:self.world_size]
 
 
 SINGLE = DistributedContext()
@@ -76,6 +80,51 @@ def all_reduce_sum(tensor: torch.Tensor, context: DistributedContext) -> torch.T
     if context.active:
         dist.all_reduce(tensor, op=dist.ReduceOp.SUM)
     return tensor
+
+
+def all_gather_rows(rows: torch.Tensor, context: DistributedContext,
+                    total: int | None = None) -> torch.Tensor:
+    """Every rank's ``rows`` (L, F), interleaved in the order of :meth:`DistributedContext.shard`:
+    row ``j * W + r`` of the result is row ``j`` of rank ``r``. One collective.
+
+    Ranks pass the same number of rows, or, with ``total`` (the number of rows of all ranks
+    together, known to every rank), rank ``r`` passes the ``ceil((total - r) / W)`` rows of
+    ``items[r::W]``; the short ranks are padded for the collective and the padding dropped, so the
+    result has ``total`` rows in the original order. Unchanged for a world of one."""
+    if not context.active:
+        return rows
+    world = context.world_size
+    longest = rows.shape[0] if total is None else -(-total // world)
+    padded = rows
+    if rows.shape[0] < longest:
+        padded = torch.cat([rows, rows.new_zeros(longest - rows.shape[0], *rows.shape[1:])])
+    parts = [torch.empty_like(padded) for _ in range(world)]
+    dist.all_gather(parts, padded.contiguous())
+    gathered = torch.stack(parts, dim=1).flatten(0, 1)  # (longest * W, F): j * W + r
+    return gathered if total is None else gathered[:total]
+
+
+def gather_states(state: torch.Tensor, context: DistributedContext) -> list[torch.Tensor]:
+    """Every rank's ``state`` (a CPU byte tensor of the same size on every rank, e.g. a
+    generator's state), in rank order; ``[state]`` for a world of one. One collective."""
+    if not context.active:
+        return [state]
+    device = torch.device("cuda", context.local_rank) if dist.get_backend() == "nccl" else "cpu"
+    parts = [torch.empty_like(state, device=device) for _ in range(context.world_size)]
+    dist.all_gather(parts, state.to(device))
+    return [part.cpu() for part in parts]
+
+
+def is_main_process() -> bool:
+    """Whether this process is rank 0 of its ``torchrun`` job (or not under ``torchrun``), read
+    from the environment without joining the process group: the one that writes files."""
+    return int(os.environ.get("RANK", "0")) == 0
+
+
+def leave(context: DistributedContext) -> None:
+    """Leave the process group that :func:`context_from_environment` joined (end of a run)."""
+    if context.active and dist.is_initialized():
+        dist.destroy_process_group()
 
 
 def launch(nproc: int, argv: Sequence[str]) -> int:

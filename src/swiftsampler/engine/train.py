@@ -19,6 +19,14 @@ marked ``sync`` lines). Determinism: every random stream is a ``torch.Generator`
 ``cfg.seed``; model initialisation and any stochastic layer run under a forked global RNG, so the
 caller's global random state is the same after ``train`` as before it. The intra-op thread count,
 which decides the order of floating-point sums, is ``cfg.threads`` whatever process launches the run.
+
+Data-parallel (``torchrun``, a ``context`` of ``W`` ranks; :mod:`swiftsampler.distributed`): every
+rank builds the same model, data and core; the core gives each rank its strided shard of the one
+plan and keeps the statistics identical (one all-gather a step); ``--batch-size`` is global
+(``B / W`` a rank) and DDP averages the gradients, so a step is the single-process step on the same
+``B`` samples. The epoch's tallies are summed over the ranks (one all-reduce an epoch); every rank
+evaluates the whole validation and test split (the same weights give the same scores); only rank 0
+calls back, shows progress and writes checkpoints.
 """
 
 from __future__ import annotations
@@ -41,9 +49,17 @@ from ..config import RunConfig
 from ..data import PreparedData, prepare_data
 from ..data.files import describe_exception
 from ..data.loader import Batch, DeviceLoader, StreamingLoader, make_loader
+from ..distributed import (
+    SINGLE,
+    DistributedContext,
+    all_reduce_sum,
+    context_from_environment,
+    gather_states,
+    leave,
+)
 from ..errors import ConfigError, TrainingError
 from ..optimizers import build_optimizer
-from ..samplers import Sampler, create_sampler
+from ..samplers import SAMPLERS, Sampler, create_sampler
 from ..sampling import SamplingCore
 from ..schedules import LRSchedule
 from ..seeding import derive_seed, make_generator
@@ -109,6 +125,22 @@ class EpochTally:
         self.noisy = torch.zeros((), device=self.device, dtype=torch.long)
 
 
+def check_data_parallel(cfg: RunConfig, context: DistributedContext) -> None:
+    """What a data-parallel run cannot do, found before any data is loaded."""
+    if not context.active:
+        return
+    world = context.world_size
+    factory = SAMPLERS.get(cfg.sampler.sampler).factory
+    if getattr(factory, "needs_scores", False):
+        raise ConfigError(f"--sampler {cfg.sampler.sampler}: batch-then-sample samplers are "
+                          f"single-process only (not under torchrun with {world} processes)")
+    if cfg.budget.time_budget is not None:
+        raise ConfigError("--time-budget: single-process only (the processes' clocks differ)")
+    if cfg.optim.batch_size % world:
+        raise ConfigError(f"--batch-size: {cfg.optim.batch_size} is the global batch and must be "
+                          f"a multiple of the {world} processes")
+
+
 def _warn_if_card_elsewhere(sampler: Sampler, cfg: RunConfig, task: str) -> None:
     """One warning line when a sampler card is used in another setting than it was searched in
     (a warning, not an error: reusing a card elsewhere is the point of a card, but it can hurt)."""
@@ -149,14 +181,21 @@ class Trainer:
         out_dir: where checkpoints go (``cfg.checkpoint_every`` > 0).
         progress: show a progress bar on stderr.
         callbacks: called with each epoch's history record, after evaluation and checkpointing.
+        context: the data-parallel ranks (default: one process); only rank 0 calls back,
+            shows progress and checkpoints.
     """
 
     def __init__(self, cfg: RunConfig, *, data: PreparedData | None = None,
                  sampler: Sampler | None = None, out_dir: str | Path | None = None,
-                 progress: bool = False, callbacks: Sequence[EpochCallback] = ()) -> None:
+                 progress: bool = False, callbacks: Sequence[EpochCallback] = (),
+                 context: DistributedContext = SINGLE) -> None:
         t_start = time.perf_counter()
-        self.cfg = cfg
-        self.device = device = resolve_device(cfg.device)
+        self.cfg, self.context = cfg, context
+        check_data_parallel(cfg, context)
+        device = resolve_device(cfg.device)
+        if context.active and device.type == "cuda":
+            device = torch.device("cuda", context.local_rank)
+        self.device = device
         self.schedule = LRSchedule(cfg.optim.lr, cfg.optim.schedule, cfg.optim.warmup,
                                    tuple(cfg.optim.milestones), cfg.optim.gamma)
         with intra_op_threads(cfg.threads):
@@ -175,7 +214,8 @@ class Trainer:
         self.augment = create_augmentation(cfg.augment.augment, _augment_context(self.data),
                                            cfg.augment.augment_params)
         self.checkpoint_path = Path(out_dir) / CHECKPOINT_NAME if out_dir is not None else None
-        self.progress, self.callbacks = progress, list(callbacks)
+        main = context.is_main
+        self.progress, self.callbacks = progress and main, list(callbacks) if main else []
         self._cuda = [device] if device.type == "cuda" else []
         with intra_op_threads(cfg.threads), torch.random.fork_rng(devices=self._cuda):
             torch.manual_seed(derive_seed(cfg.seed, "torch"))
@@ -184,9 +224,15 @@ class Trainer:
                 f"--model {cfg.model.model} --width {cfg.model.width or 'default'}")
             self.optimizer = build_optimizer(self.model, cfg.optim)
             self._rng = self._global_rng()
+        self.forward = self.model  # the training forward: the DDP wrapper averages gradients
+        if context.active:
+            self.forward = nn.parallel.DistributedDataParallel(
+                self.model, device_ids=[device.index] if device.type == "cuda" else None)
         self.core = SamplingCore(sampler, budget, batch_size=cfg.optim.batch_size, seed=cfg.seed,
-                                 device=device)
-        self.augment_generator = make_generator(cfg.seed, "augment")
+                                 device=device, context=context)
+        # One augmentation stream a rank (rank 0's is the single-process stream).
+        self.augment_generator = make_generator(
+            cfg.seed, "augment" if context.rank == 0 else f"augment/rank{context.rank}")
         self.history: list[dict[str, Any]] = []
         self.noisy_drawn = 0
         self.train_s = 0.0
@@ -200,18 +246,27 @@ class Trainer:
                 "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None}
 
     def state_dict(self) -> dict[str, Any]:
-        """Everything to continue the run exactly: tensors and plain values only."""
+        """Everything to continue the run exactly: tensors and plain values only. Under DDP a
+        collective (every rank's augmentation stream is kept); the rest is the same on all ranks."""
         return {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
                 "core": self.core.state_dict(),
                 "augment_generator": self.augment_generator.get_state(), "rng": self._rng,
-                "history": self.history, "noisy_drawn": self.noisy_drawn, "train_s": self.train_s}
+                "history": self.history, "noisy_drawn": self.noisy_drawn, "train_s": self.train_s,
+                **({"world_size": self.context.world_size, "augment_generators": gather_states(
+                    self.augment_generator.get_state(), self.context)}
+                   if self.context.active else {})}
 
     def load_state_dict(self, state: dict[str, Any], *, sampler: bool = True) -> None:
         """Restore a run; ``sampler=False`` keeps this run's own sampler (and its empty state)."""
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
+        world = int(state.get("world_size", 1))
+        if world != self.context.world_size:
+            raise ValueError(f"the run was made with {world} process(es), this one has "
+                             f"{self.context.world_size}")
         self.core.load_state_dict(state["core"], sampler=sampler)
-        self.augment_generator.set_state(state["augment_generator"])
+        self.augment_generator.set_state(state["augment_generators"][self.context.rank]
+                                         if self.context.active else state["augment_generator"])
         self._rng = state["rng"]
         self.history = list(state["history"])
         self.noisy_drawn, self.train_s = int(state["noisy_drawn"]), float(state["train_s"])
@@ -243,7 +298,7 @@ class Trainer:
         schedule = schedule or self.schedule
         t_start = time.perf_counter()
         core, meter, loader = self.core, self.core.meter, self.loaders.train
-        batch_size, eval_batch_size = self.cfg.optim.batch_size, self.cfg.optim.eval_batch_size
+        eval_batch_size = self.cfg.optim.eval_batch_size
         with intra_op_threads(self.cfg.threads), torch.random.fork_rng(devices=self._cuda):
             torch.set_rng_state(self._rng["cpu"])
             if self._rng["cuda"] is not None and torch.cuda.is_available():
@@ -255,12 +310,12 @@ class Trainer:
                 tally = EpochTally(self.device)
                 self.model.train()
                 if core.scoring_pass_due():  # 1. every statistic refreshed, charged
-                    for batch in self.loaders.all_batches("train", eval_batch_size):
+                    for batch in self._scoring_batches(eval_batch_size):
                         self._charged(tally, core.score, batch.indices, *self._scores(batch),
                                       batch.targets)
                 plan = core.plan_epoch()  # 2. the epoch's plan, sized to the budget left
                 if not core.selecting:  # 3a. sample-then-batch
-                    for batch in loader.batches(plan.indices, batch_size):
+                    for batch in loader.batches(plan.indices, core.local_batch_size):
                         if meter.exhausted:
                             break
                         self._step(batch._replace(weights=core.weights_of(batch.indices)),
@@ -283,6 +338,13 @@ class Trainer:
             self._rng = self._global_rng()
         self.wall_s += time.perf_counter() - t_start
         return self
+
+    def _scoring_batches(self, batch_size: int) -> Iterator[Batch]:
+        """A scoring pass's batches: every training sample, in order (under DDP this rank's
+        ``arange(N)[r::W]``; the core gathers the pass)."""
+        loader, context = self.loaders.train, self.context
+        indices = torch.arange(len(loader), device=self.device)
+        return loader.batches(indices[context.rank::context.world_size], batch_size)
 
     def _progress_bar(self) -> Any:
         from tqdm.auto import tqdm
@@ -309,7 +371,7 @@ class Trainer:
             group["lr"] = schedule(core.progress)
         mixed = (self.augment(batch.inputs, self.augment_generator) if self.augment
                  else Mixed.identity(batch.inputs))
-        outputs = self.model(mixed.inputs)
+        outputs = self.forward(mixed.inputs)
         part_losses = task.part_losses(outputs, batch.targets, mixed)  # (B, K)
         if record:
             core.record(batch.indices, task.logits(outputs), batch.targets, part_losses,
@@ -349,6 +411,15 @@ class Trainer:
     def _end_epoch(self, tally: EpochTally, t_epoch: float, schedule: Schedule, bar: Any) -> None:
         """The only host syncs of an epoch: evaluate, log, checkpoint, call back."""
         core, meter = self.core, self.core.meter
+        if self.context.active:  # the epoch of all ranks: one all-reduce
+            totals = all_reduce_sum(torch.stack([
+                tally.loss_sum.double(), tally.correct.double(), tally.noisy.double(),
+                torch.tensor(float(tally.trained), dtype=torch.float64, device=self.device),
+                torch.tensor(float(tally.scored), dtype=torch.float64, device=self.device)]),
+                self.context).tolist()  # sync: logging point
+            tally.loss_sum, tally.correct = torch.tensor(totals[0]), torch.tensor(totals[1])
+            tally.noisy = torch.tensor(int(totals[2]))
+            tally.trained, tally.scored = int(totals[3]), int(totals[4])
         trained = max(tally.trained, 1)
         train_loss = tally.loss_sum.item() / trained  # sync: logging point
         if not math.isfinite(train_loss):
@@ -376,8 +447,10 @@ class Trainer:
         if self.checkpoint_path is not None and every > 0 and (
                 core.epoch % every == 0 or meter.exhausted):
             self._rng = self._global_rng()
-            save_checkpoint(self.checkpoint_path, {"config": self.cfg.to_dict(),
-                                                   "state": self.state_dict()})
+            state = self.state_dict()  # a collective under DDP: every rank takes part
+            if self.context.is_main:
+                save_checkpoint(self.checkpoint_path, {"config": self.cfg.to_dict(),
+                                                       "state": state})
         for callback in self.callbacks:
             callback(record)
 
@@ -407,7 +480,8 @@ class Trainer:
 
 def train(cfg: RunConfig, *, out_dir: str | Path | None = None, resume: bool = False,
           progress: bool = False, callbacks: Sequence[EpochCallback] = (),
-          data: PreparedData | None = None, sampler: Sampler | None = None) -> dict[str, Any]:
+          data: PreparedData | None = None, sampler: Sampler | None = None,
+          context: DistributedContext | None = None) -> dict[str, Any]:
     """Train one model as ``cfg`` says and return the result (the content of ``result.json``).
 
     Args:
@@ -418,6 +492,9 @@ def train(cfg: RunConfig, *, out_dir: str | Path | None = None, resume: bool = F
         callbacks: called with each epoch's history record, after evaluation and checkpointing.
         data: already prepared data (skips :func:`prepare_data`; must match ``cfg.data``).
         sampler: a sampler object to use instead of ``cfg.sampler``.
+        context: the data-parallel ranks; default: this process's ``torchrun`` rank (joining the
+            process group, and leaving it at the end), or one process. Every rank returns the
+            result; only rank 0 calls back and checkpoints.
 
     Raises:
         ConfigError: unknown names, bad parameters, a missing or mismatched checkpoint.
@@ -425,8 +502,15 @@ def train(cfg: RunConfig, *, out_dir: str | Path | None = None, resume: bool = F
     """
     if resume and out_dir is None:
         raise ConfigError("--resume needs --out (the directory holding the checkpoint)")
-    trainer = Trainer(cfg, data=data, sampler=sampler, out_dir=out_dir, progress=progress,
-                      callbacks=callbacks)
-    if resume:
-        trainer.resume()
-    return trainer.train().result()
+    joined = context is None
+    if context is None:
+        context = context_from_environment(resolve_device(cfg.device))
+    try:
+        trainer = Trainer(cfg, data=data, sampler=sampler, out_dir=out_dir, progress=progress,
+                          callbacks=callbacks, context=context)
+        if resume:
+            trainer.resume()
+        return trainer.train().result()
+    finally:
+        if joined:
+            leave(context)
