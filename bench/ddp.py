@@ -45,29 +45,32 @@ def _median_ms(call, repeats: int = 200) -> float:
 
 def collectives() -> None:
     """Run under torchrun: time the step's collectives; rank 0 prints JSON."""
-    from swiftsampler.distributed import all_gather_rows, context_from_environment, leave
+    from swiftsampler.distributed import context_from_environment, leave
     from swiftsampler.stats import SampleStats
 
     context = context_from_environment(torch.device("cpu"))
     n, gen = 18_000, torch.Generator().manual_seed(context.rank)
     stats = SampleStats(n, "cpu")
     params = sum(p.numel() for p in _mlp().parameters())
-    rows = {}
-    for batch in (128, 512):
-        local = torch.rand(batch // context.world_size, 7, generator=gen, dtype=torch.float64)
-        local[:, 0] = torch.randint(n, (local.shape[0],), generator=gen).double()
-        gathered = all_gather_rows(local, context)
-        grads = torch.zeros(params)
-        rows[batch] = {
-            "all_gather_rows_ms": _median_ms(lambda: all_gather_rows(local, context)),
-            "fold_ms": _median_ms(lambda: stats.fold(gathered[:, 0].long(),
-                                                     gathered[:, 1:6].float(), 0,
-                                                     gathered[:, 6].float())),
-            "gradient_all_reduce_ms": _median_ms(lambda: dist.all_reduce(grads)),
-        }
+    rows = {batch: _time_step(batch, n, params, stats, context, gen) for batch in (128, 512)}
     if context.is_main:
         print(json.dumps({"parameters": params, "by_batch": rows}))
     leave(context)
+
+
+def _time_step(batch: int, n: int, params: int, stats, context, gen) -> dict:
+    """The median milliseconds of a step's gather, fold and gradient all-reduce."""
+    from swiftsampler.distributed import all_gather_rows
+
+    local = torch.rand(batch // context.world_size, 7, generator=gen, dtype=torch.float64)
+    local[:, 0] = torch.randint(n, (local.shape[0],), generator=gen).double()
+    gathered = all_gather_rows(local, context)
+    grads = torch.zeros(params)
+    return {"all_gather_rows_ms": _median_ms(lambda: all_gather_rows(local, context)),
+            "fold_ms": _median_ms(lambda: stats.fold(gathered[:, 0].long(),
+                                                     gathered[:, 1:6].float(), 0,
+                                                     gathered[:, 6].float())),
+            "gradient_all_reduce_ms": _median_ms(lambda: dist.all_reduce(grads))}
 
 
 def _mlp() -> torch.nn.Module:

@@ -112,3 +112,19 @@ def test_train_nproc_2_launches_torchrun_and_only_rank_0_writes(tmp_path):
     result = json.loads((out / "result.json").read_text())
     assert result["cost"]["backward_samples"] == 2 * result["cost"]["samples_per_epoch"]
     assert result["test_acc"] > 0.5
+
+
+def test_set_epoch_checks_the_epoch_the_session_plans_next():
+    from swiftsampler.errors import ConfigError
+    from swiftsampler.integration import SamplingSession
+
+    session = SamplingSession("uniform", num_samples=40, epochs=3, batch_size=8, seed=0)
+    sampler = session.batch_sampler
+    sampler.set_epoch(0)
+    assert len(sampler) == 5  # planned ahead by len(): still epoch 0
+    sampler.set_epoch(0)
+    first = [i for batch in sampler for i in batch]
+    assert sorted(first) == list(range(40))
+    sampler.set_epoch(1)
+    with pytest.raises(ConfigError, match=r"set_epoch\(0\): the next epoch to plan is 1"):
+        sampler.set_epoch(0)

@@ -25,7 +25,8 @@ import torch.distributed as dist
 from .errors import ConfigError
 
 __all__ = ["DistributedContext", "SINGLE", "all_gather_rows", "all_reduce_sum",
-           "context_from_environment", "gather_states", "is_main_process", "launch", "leave"]
+           "context_from_environment", "current_context", "gather_states", "is_main_process",
+           "launch", "leave"]
 
 
 @dataclass(frozen=True)
@@ -58,6 +59,15 @@ class DistributedContext:
 
 
 SINGLE = DistributedContext()
+
+
+def current_context() -> DistributedContext:
+    """The context of a process group the caller has already joined (its rank and size;
+    ``LOCAL_RANK`` from the environment), or :data:`SINGLE` without one."""
+    if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
+        return SINGLE
+    return DistributedContext(rank=dist.get_rank(), world_size=dist.get_world_size(),
+                              local_rank=int(os.environ.get("LOCAL_RANK", "0")))
 
 
 def context_from_environment(device: torch.device) -> DistributedContext:

@@ -342,9 +342,7 @@ class Trainer:
     def _scoring_batches(self, batch_size: int) -> Iterator[Batch]:
         """A scoring pass's batches: every training sample, in order (under DDP this rank's
         ``arange(N)[r::W]``; the core gathers the pass)."""
-        loader, context = self.loaders.train, self.context
-        indices = torch.arange(len(loader), device=self.device)
-        return loader.batches(indices[context.rank::context.world_size], batch_size)
+        return self.loaders.train.batches(self.core.scoring_shard(), batch_size)
 
     def _progress_bar(self) -> Any:
         from tqdm.auto import tqdm

@@ -184,9 +184,10 @@ class SamplingCore:
         return None if self._weights is None else self._weights[indices]
 
     def candidate_batch_size(self) -> int:
-        """Candidates per scored batch in a selecting epoch (a training batch otherwise)."""
+        """Candidates per scored batch in a selecting epoch (a training batch of this rank
+        otherwise)."""
         if not self._selecting:
-            return self.batch_size
+            return self.local_batch_size
         return self.sampler.candidate_batch_size(self.batch_size)
 
     # ---------------------------------------------------------------- scoring and selection
@@ -213,9 +214,20 @@ class SamplingCore:
         self._pending.clear()
         self._fold_rows(rows)
 
+    def scoring_shard(self) -> Tensor:
+        """The samples a scoring pass scores on this rank: ``arange(N)`` (``arange(N)[r::W]``
+        under DDP, every sample once over the ranks)."""
+        context = self.context
+        return torch.arange(self.budget.num_train, device=self.device)[
+            context.rank::context.world_size]
+
     @property
     def scored_since_plan(self) -> int:
-        """Samples scored by :meth:`score` since the last plan (a scoring pass scores all N)."""
+        """Samples scored by :meth:`score` since the last plan (a scoring pass scores all N;
+        under DDP: N once this rank has scored its :meth:`scoring_shard`)."""
+        pending = sum(rows.shape[0] for rows in self._pending)
+        if pending and pending >= self.scoring_shard().numel():
+            return self.budget.num_train
         return self._scored
 
     def select(self, candidates: Batch, losses: Tensor, logits: Tensor) -> list[Batch]:
