@@ -92,6 +92,13 @@ def test_trained_ranks_agree_and_match_one_process(ranks):
     assert zero["result"]["test_acc"] > 0.8
 
 
+def test_sharded_evaluation_equals_scoring_the_whole_split(ranks):
+    for rank in ranks:
+        accuracy, loss = rank["whole_test"]
+        assert rank["result"]["test_acc"] == accuracy  # counts of 0/1: exact
+        assert rank["result"]["test_loss"] == pytest.approx(loss, rel=1e-6)
+
+
 def test_resume_under_ddp_gives_the_uninterrupted_result(ranks):
     for rank in ranks:
         assert rank["stopped_epochs"] == 2

@@ -24,7 +24,7 @@ import torch.distributed as dist
 
 from .errors import ConfigError
 
-__all__ = ["DistributedContext", "SINGLE", "all_gather_rows", "all_reduce_sum",
+__all__ = ["DistributedContext", "SINGLE", "all_gather_rows", "all_reduce_sum", "broadcast_buffers",
            "context_from_environment", "current_context", "gather_states", "is_main_process",
            "launch", "leave"]
 
@@ -112,6 +112,13 @@ def all_gather_rows(rows: torch.Tensor, context: DistributedContext,
     dist.all_gather(parts, padded.contiguous())
     gathered = torch.stack(parts, dim=1).flatten(0, 1)  # (longest * W, F): j * W + r
     return gathered if total is None else gathered[:total]
+
+
+def broadcast_buffers(module: torch.nn.Module, context: DistributedContext) -> None:
+    """Rank 0's buffers (BatchNorm running statistics) on every rank, in place."""
+    if context.active:
+        for buffer in module.buffers():
+            dist.broadcast(buffer, src=0)
 
 
 def gather_states(state: torch.Tensor, context: DistributedContext) -> list[torch.Tensor]:

@@ -24,9 +24,9 @@ Data-parallel (``torchrun``, a ``context`` of ``W`` ranks; :mod:`swiftsampler.di
 rank builds the same model, data and core; the core gives each rank its strided shard of the one
 plan and keeps the statistics identical (one all-gather a step); ``--batch-size`` is global
 (``B / W`` a rank) and DDP averages the gradients, so a step is the single-process step on the same
-``B`` samples. The epoch's tallies are summed over the ranks (one all-reduce an epoch); every rank
-evaluates the whole validation and test split (the same weights give the same scores); only rank 0
-calls back, shows progress and writes checkpoints.
+``B`` samples. The epoch's tallies are summed over the ranks (one all-reduce an epoch); evaluation
+is sharded alike and its sums all-reduced (the verification test, which needs every embedding, runs
+whole on every rank); only rank 0 calls back, shows progress and writes checkpoints.
 """
 
 from __future__ import annotations
@@ -53,6 +53,7 @@ from ..distributed import (
     SINGLE,
     DistributedContext,
     all_reduce_sum,
+    broadcast_buffers,
     context_from_environment,
     gather_states,
     leave,
@@ -457,12 +458,20 @@ class Trainer:
         """The task's scores on ``val`` or ``test`` (e.g. verification accuracy on test pairs)."""
         if split not in ("val", "test"):
             raise ValueError(f"split must be val or test, got {split!r}")
-        batch_size = self.cfg.optim.eval_batch_size
+        batch_size, context = self.cfg.optim.eval_batch_size, self.context
+        if context.active:  # rank 0's BatchNorm statistics on every rank (DDP broadcasts them
+            broadcast_buffers(self.model, context)  # before a forward, not after the last one)
+        sharded = context.active and (split == "val" or self.task.shardable_test)
+        loader = getattr(self.loaders, split)
+        indices = torch.arange(len(loader), device=self.device)
+        if sharded:  # this rank's arange(n)[r::W], the sums all-reduced
+            indices = indices[context.rank::context.world_size]
+        batches = loader.batches(indices, batch_size)
+        reduce = (lambda totals: all_reduce_sum(totals, context)) if sharded else None
         with intra_op_threads(self.cfg.threads):
             if split == "val":
-                return self.task.evaluate(self.model, self.loaders.all_batches("val", batch_size))
-            return self.task.test(self.model, self.data,
-                                  self.loaders.all_batches("test", batch_size))
+                return self.task.evaluate(self.model, batches, reduce)
+            return self.task.test(self.model, self.data, batches, reduce)
 
     def result(self) -> dict[str, Any]:
         """Evaluate on the test split and return the content of ``result.json``."""
