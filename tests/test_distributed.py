@@ -135,3 +135,14 @@ def test_set_epoch_checks_the_epoch_the_session_plans_next():
     sampler.set_epoch(1)
     with pytest.raises(ConfigError, match=r"set_epoch\(0\): the next epoch to plan is 1"):
         sampler.set_epoch(0)
+
+
+def test_a_bad_input_found_by_the_ranks_is_one_line_and_exit_2(tmp_path):
+    done = subprocess.run([sys.executable, "-m", "swiftsampler", "train", "--nproc", "2",
+                           "--dataset", "synthetic", "--model", "mlp", "--epochs", "2",
+                           "--progress", "off", "--out", str(tmp_path / "run"), "--resume"],
+                          env=_env(), capture_output=True, text=True, timeout=300)
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [
+        f"swiftsampler train: error: --resume: no checkpoint at "
+        f"'{tmp_path / 'run' / 'checkpoint.pt'}' (was --checkpoint-every set?)"]

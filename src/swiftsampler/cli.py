@@ -517,7 +517,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return args.func(args)
     except SwiftSamplerError as exc:
-        print(f"swiftsampler {args.command}: error: {exc}", file=sys.stderr)
+        from .distributed import is_main_process
+
+        if is_main_process():  # every rank of a torchrun job gets the same input: one line
+            print(f"swiftsampler {args.command}: error: {exc}", file=sys.stderr)
         return EXIT_USER_ERROR
     except KeyboardInterrupt:
         print(f"swiftsampler {args.command}: interrupted", file=sys.stderr)

@@ -13,9 +13,10 @@ reduced the same way, and only rank 0 writes files.
 
 from __future__ import annotations
 
+import logging
 import os
-import subprocess
 import sys
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -145,10 +146,24 @@ def leave(context: DistributedContext) -> None:
 
 
 def launch(nproc: int, argv: Sequence[str]) -> int:
-    """Run ``swiftsampler <argv>`` under ``torchrun --nproc_per_node nproc`` on this machine and
-    return its exit status (``--standalone``: a rendezvous on a free local port)."""
+    """Run ``swiftsampler <argv>`` in ``nproc`` processes on this machine, as
+    ``torchrun --standalone --nproc_per_node nproc`` does (a rendezvous on a free local port, no
+    restarts), and return the exit status of the first rank that failed, else 0. The launcher's own
+    failure report and log lines are kept quiet: each rank says what went wrong itself."""
     if not isinstance(nproc, int) or nproc < 1:
         raise ConfigError(f"--nproc: must be a positive integer, got {nproc!r}")
-    command = [sys.executable, "-m", "torch.distributed.run", "--standalone",
-               f"--nproc_per_node={nproc}", "-m", "swiftsampler", *argv]
-    return subprocess.call(command)
+    from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
+    from torch.distributed.launcher.api import LaunchConfig, elastic_launch
+
+    config = LaunchConfig(min_nodes=1, max_nodes=1, nproc_per_node=nproc, run_id=str(uuid.uuid4()),
+                          rdzv_backend="c10d", rdzv_endpoint="localhost:0", max_restarts=0)
+    agent_log = logging.getLogger("torch.distributed.elastic")
+    level = agent_log.level
+    agent_log.setLevel(logging.CRITICAL)
+    try:
+        elastic_launch(config, sys.executable)("-m", "swiftsampler", *argv)
+    except ChildFailedError as exc:
+        return int(exc.get_first_failure()[1].exitcode)
+    finally:
+        agent_log.setLevel(level)
+    return 0
