@@ -260,11 +260,11 @@ def cmd_compare(args: argparse.Namespace) -> int:
     for _, _, cfg in grid.runs():
         check_names(cfg)
     return _compare_and_report(grid, check_output_dir(args.out), args.jobs, args.progress,
-                               args.search_trials, _log_names(args.log))
+                               args.search_trials, _log_names(args.log), args.executor)
 
 
 def _compare_and_report(grid: Any, out: Path, jobs: int, progress: str, search_trials: int,
-                        logs: Sequence[str] = ()) -> int:
+                        logs: Sequence[str] = (), executor: str = "local") -> int:
     from .experiments import AXES, run_comparison
     from .experiments.report import write_report
     from .logs import RunLines, run_logger
@@ -273,6 +273,10 @@ def _compare_and_report(grid: Any, out: Path, jobs: int, progress: str, search_t
         raise ConfigError(f"--jobs: must be >= 1, got {jobs}")
     if search_trials < 1:
         raise ConfigError(f"--search-trials: must be >= 1, got {search_trials}")
+    if executor == "submitit":
+        from .experiments.cluster import check_submitit
+
+        check_submitit()
     runs = len(grid.runs())
     axes = " x ".join(f"{len(getattr(grid, a))} {a}" for a in AXES)
     print(f"swiftsampler compare: {runs} runs ({axes}) into {out}, {jobs} at a time", flush=True)
@@ -285,7 +289,7 @@ def _compare_and_report(grid: Any, out: Path, jobs: int, progress: str, search_t
             callback(key, status, payload)
 
     counts = run_comparison(grid, out, jobs=jobs, progress=_show_progress(progress),
-                            search_trials=search_trials, on_run=on_run)
+                            search_trials=search_trials, on_run=on_run, executor=executor)
     paths = write_report(out)
     print(_report_tables(paths["markdown"]))
     print(_counts_line(counts, out))
@@ -463,6 +467,10 @@ def build_parser() -> argparse.ArgumentParser:
         compare.add_argument(f"--{axis}", metavar="A,B", help=f"comma-separated, e.g. {example}")
     compare.add_argument("--jobs", type=int, default=1,
                          help="runs at a time, each in its own worker process when N > 1 (default: 1)")
+    compare.add_argument("--executor", choices=("local", "submitit"), default="local",
+                         help="local: this process or --jobs worker processes; submitit: --jobs "
+                              "cluster jobs at a time (Slurm where sbatch exists, else local "
+                              "subprocesses; pip install 'swiftsampler[cluster]') (default: local)")
     compare.add_argument("--search-trials", type=int, default=30,
                          help="trials of the sampler search behind each swift cell (default: 30)")
     compare.add_argument("--log", default="none", metavar="NAME[,NAME]",
