@@ -65,7 +65,8 @@ def trainer_runs(context: DistributedContext, out: Path) -> dict:
     resumed = Trainer(cfg, out_dir=out / "run", context=context)
     resumed.resume()
     whole = full.task.evaluate(full.model, full.loaders.all_batches("test", 64))  # one process's
-    return {"result": _plain(result), "whole_test": [whole.acc, whole.loss], "stats": full.core.stats.state_dict(),
+    return {"result": _plain(result), "whole_test": [whole.acc, whole.loss],
+            "stats": full.core.stats.state_dict(),
             "weights": [p.detach().clone() for p in full.model.parameters()],
             "resumed": _plain(resumed.train().result()), "stopped_epochs": len(stopped.history)}
 
