@@ -270,9 +270,15 @@ class SamplingSession:
         candidates = Batch(indices.to(self.core.device), inputs, targets.to(self.core.device))
         return self.core.select(candidates, losses, logits)
 
+    def scoring_shard(self) -> Tensor:
+        """The indices a scoring pass feeds to :meth:`score` on this process: ``arange(N)``, or
+        under torchrun this rank's ``arange(N)[r::W]`` (the session gathers the ranks' passes)."""
+        return self.core.scoring_shard()
+
     def score(self, indices: Tensor, losses: Tensor, logits: Tensor, targets: Tensor) -> None:
         """Record a scoring pass (forward without gradients) of these samples; charged as forward
-        samples. Feed a whole pass over the training set when :meth:`scoring_pass_due` says so."""
+        samples. Feed a whole pass over the training set (:meth:`scoring_shard`) when
+        :meth:`scoring_pass_due` says so."""
         self.core.score(indices, losses, logits, targets)
 
     # ---------------------------------------------------------------- state
