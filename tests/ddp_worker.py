@@ -6,6 +6,7 @@
   The test runs the same function in one process and compares.
 * a :class:`Trainer` on the synthetic dataset, run through once, and run again stopped half-way
   and resumed from the checkpoint: its statistics, weights and result on every rank.
+* a :class:`Trainer` whose sampler wants a scoring pass every epoch, under mixup.
 """
 
 from __future__ import annotations
@@ -71,11 +72,23 @@ def trainer_runs(context: DistributedContext, out: Path) -> dict:
             "resumed": _plain(resumed.train().result()), "stopped_epochs": len(stopped.history)}
 
 
+def mixed_config() -> RunConfig:
+    """Online batch selection with a scoring pass every epoch, under mixup (credit by share)."""
+    return run_config().replace(sampler="online-batch-selection", augment=("mixup",),
+                                sampler_params={"rescore_every": 1}, checkpoint_every=0)
+
+
+def mixed_run(context: DistributedContext) -> dict:
+    trainer = Trainer(mixed_config(), context=context)
+    return {"result": _plain(trainer.train().result()), "stats": trainer.core.stats.state_dict()}
+
+
 def main() -> None:
     out = Path(sys.argv[1])
     context = context_from_environment(torch.device("cpu"))
     try:
-        seen = {"core": core_epochs(context), **trainer_runs(context, out)}
+        seen = {"core": core_epochs(context), **trainer_runs(context, out),
+                "mixed": mixed_run(context)}
         torch.save(seen, out / f"rank{context.rank}.pt")
     finally:
         leave(context)

@@ -19,7 +19,7 @@ from swiftsampler.distributed import SINGLE, DistributedContext, all_gather_rows
 from swiftsampler.engine import train
 
 from .conftest import without_times
-from .ddp_worker import N, core_epochs, run_config
+from .ddp_worker import N, core_epochs, mixed_config, run_config
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -97,6 +97,20 @@ def test_sharded_evaluation_equals_scoring_the_whole_split(ranks):
         accuracy, loss = rank["whole_test"]
         assert rank["result"]["test_acc"] == accuracy  # counts of 0/1: exact
         assert rank["result"]["test_loss"] == pytest.approx(loss, rel=1e-6)
+
+
+def test_scoring_passes_and_mixing_credit_stay_in_step_across_ranks(ranks):
+    zero, one = (rank["mixed"] for rank in ranks)
+    for name, value in zero["stats"].items():
+        assert torch.equal(value.nan_to_num(-7), one["stats"][name].nan_to_num(-7)), name
+    alone = train(mixed_config())
+    for key in ("forward_samples", "backward_samples"):  # scoring passes of N, charged once
+        assert zero["result"]["cost"][key] == alone["cost"][key]
+    assert [h["scored"] for h in zero["result"]["history"]] == [h["scored"]
+                                                                for h in alone["history"]]
+    # every output's shares sum to 1 and every scored sample counts 1: the same total credit
+    seen = zero["stats"]["seen"].sum().item()
+    assert seen == pytest.approx(alone["cost"]["forward_samples"], rel=1e-6)
 
 
 def test_resume_under_ddp_gives_the_uninterrupted_result(ranks):
