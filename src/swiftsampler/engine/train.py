@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -140,6 +141,10 @@ def check_data_parallel(cfg: RunConfig, context: DistributedContext) -> None:
     if cfg.optim.batch_size % world:
         raise ConfigError(f"--batch-size: {cfg.optim.batch_size} is the global batch and must be "
                           f"a multiple of the {world} processes")
+    here = int(os.environ.get("LOCAL_WORLD_SIZE", world))  # the ranks on this machine
+    if resolve_device(cfg.device).type == "cuda" and torch.cuda.device_count() < here:
+        raise ConfigError(f"--nproc: {here} processes on this machine need {here} GPUs (one a "
+                          f"rank), it has {torch.cuda.device_count()}")
 
 
 def _warn_if_card_elsewhere(sampler: Sampler, cfg: RunConfig, task: str) -> None:
