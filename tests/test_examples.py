@@ -1,7 +1,10 @@
 """The runnable examples (examples/*.py) run, and print what they promise."""
 
+import os
 import re
 import runpy
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -22,7 +25,7 @@ def numbers(text):
 
 
 def test_every_example_is_tested():
-    tested = {"own_loop_psgd.py", "own_loop_selective_backprop.py",
+    tested = {"own_loop_psgd.py", "own_loop_ddp.py", "own_loop_selective_backprop.py",
               "own_loop_infobatch_scheduler.py", "search_own_model.py"}
     assert {p.name for p in EXAMPLES.glob("*.py")} == tested
 
@@ -31,6 +34,23 @@ def test_own_loop_with_psgd(capsys):
     out = run_example("own_loop_psgd.py", capsys)
     accuracy, backward, share, steps = numbers(out)
     assert accuracy > 0.9 and backward == 9000 and share == 30
+
+
+def test_own_loop_under_torchrun_matches_one_process(capsys):
+    """Two gloo ranks: the same budget, steps and accuracy as own_loop_psgd.py in one process."""
+    root = EXAMPLES.parent
+    env = {k: v for k, v in os.environ.items() if k not in ("RANK", "WORLD_SIZE", "LOCAL_RANK")}
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(root / "src"), env.get("PYTHONPATH")) if p)
+    done = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone",
+                           "--nproc_per_node=2", str(EXAMPLES / "own_loop_ddp.py")],
+                          env={**env, "OMP_NUM_THREADS": "1"}, capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    accuracy, backward, ranks, steps = numbers(done.stdout)
+    assert accuracy > 0.9 and backward == 9000 and ranks == 2
+    assert done.stdout.strip().endswith("statistics the same on every rank: True")
+    alone = numbers(run_example("own_loop_psgd.py", capsys))
+    assert steps == alone[3] and accuracy == pytest.approx(alone[0], abs=0.02)
 
 
 def test_own_loop_with_selective_backprop_saves_backward_passes(capsys):

@@ -32,7 +32,8 @@ def test_readme_engine_example_runs(capsys):
 
 
 def test_readme_own_loop_examples_run(capsys):
-    first, second = [b for b in python_blocks() if "SamplingSession(" in b]
+    first, second = [b for b in python_blocks()
+                     if "SamplingSession(" in b and "init_process_group" not in b]
     namespace = {"__name__": "readme_example"}
     exec(compile(first, "README.md", "exec"), namespace)
     out = capsys.readouterr().out
@@ -43,6 +44,18 @@ def test_readme_own_loop_examples_run(capsys):
     back_propagated, forwarded = int(words[0]), int(words[3])
     assert back_propagated == namespace["session"].meter.backward_samples
     assert forwarded > 2 * back_propagated
+
+
+def test_readme_ddp_loop_is_the_tested_example():
+    """The README's DDP loop (not runnable in one process) is, line for line, in
+    examples/own_loop_ddp.py, which tests/test_examples.py runs under torchrun."""
+    block = next(b for b in python_blocks() if "init_process_group" in b)
+    example = (README.parent / "examples" / "own_loop_ddp.py").read_text()
+    squeezed = " ".join(example.split())
+    for line in block.splitlines():
+        code = " ".join(line.split("#")[0].split())
+        for statement in filter(None, (part.strip() for part in code.split(";"))):
+            assert statement in squeezed, statement
 
 
 def test_readme_conformance_example_is_a_test_class():

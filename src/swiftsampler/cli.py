@@ -151,20 +151,42 @@ def check_names(cfg: RunConfig) -> None:
     OPTIMIZERS.get(cfg.optim.optimizer)
 
 
+def _without_nproc(argv: Sequence[str]) -> list[str]:
+    """``argv`` without ``--nproc N`` / ``--nproc=N`` (what each launched rank is given)."""
+    kept, skip = [], False
+    for arg in argv:
+        if skip:
+            skip = False
+        elif arg == "--nproc":
+            skip = True
+        elif not arg.startswith("--nproc="):
+            kept.append(arg)
+    return kept
+
+
 def cmd_train(args: argparse.Namespace) -> int:
-    from .engine import train
+    from .distributed import DistributedContext, is_main_process, launch
+    from .engine import check_data_parallel, train
     from .logs import MetricsCSV, ProgressLines, create_loggers
     from .report import format_summary
 
     cfg = config_from_args(args)
     check_names(cfg)
     logs = _log_names(args.log)
+    if args.nproc < 1:
+        raise ConfigError(f"--nproc: must be a positive integer, got {args.nproc}")
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if args.nproc > 1 and world == 1:  # this process starts torchrun, once the input is checked
+        check_data_parallel(cfg, DistributedContext(world_size=args.nproc))
+        check_output_dir(args.out if args.out else _default_out(cfg))
+        return launch(args.nproc, _without_nproc(args.argv))
     out = check_output_dir(args.out if args.out else _default_out(cfg))
-    # A result from an earlier run in DIR must not look current if this one fails.
-    (out / "result.json").unlink(missing_ok=True)
+    main = is_main_process()  # under torchrun only rank 0 writes or prints
+    if main:  # a result from an earlier run in DIR must not look current if this one fails
+        (out / "result.json").unlink(missing_ok=True)
     metrics = MetricsCSV(out / "metrics.csv")
-    callbacks = [metrics, *create_loggers(logs, out)]
-    if _progress_lines(args.progress):
+    callbacks = [metrics, *create_loggers(logs, out)] if main else []
+    if main and _progress_lines(args.progress):
         callbacks.append(ProgressLines("swiftsampler train"))
     try:
         result = train(cfg, out_dir=out, resume=args.resume, progress=_show_progress(args.progress),
@@ -172,6 +194,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     finally:
         for callback in callbacks:
             getattr(callback, "close", lambda: None)()
+    if not main:
+        return 0
     MetricsCSV(out / "metrics.csv", result["history"]).write()  # every epoch, also after --resume
     path = write_json(out / "result.json", result)
     print(format_summary(result, path))
@@ -236,11 +260,11 @@ def cmd_compare(args: argparse.Namespace) -> int:
     for _, _, cfg in grid.runs():
         check_names(cfg)
     return _compare_and_report(grid, check_output_dir(args.out), args.jobs, args.progress,
-                               args.search_trials, _log_names(args.log))
+                               args.search_trials, _log_names(args.log), args.executor)
 
 
 def _compare_and_report(grid: Any, out: Path, jobs: int, progress: str, search_trials: int,
-                        logs: Sequence[str] = ()) -> int:
+                        logs: Sequence[str] = (), executor: str = "local") -> int:
     from .experiments import AXES, run_comparison
     from .experiments.report import write_report
     from .logs import RunLines, run_logger
@@ -249,6 +273,10 @@ def _compare_and_report(grid: Any, out: Path, jobs: int, progress: str, search_t
         raise ConfigError(f"--jobs: must be >= 1, got {jobs}")
     if search_trials < 1:
         raise ConfigError(f"--search-trials: must be >= 1, got {search_trials}")
+    if executor == "submitit":
+        from .experiments.cluster import check_submitit
+
+        check_submitit()
     runs = len(grid.runs())
     axes = " x ".join(f"{len(getattr(grid, a))} {a}" for a in AXES)
     print(f"swiftsampler compare: {runs} runs ({axes}) into {out}, {jobs} at a time", flush=True)
@@ -261,7 +289,7 @@ def _compare_and_report(grid: Any, out: Path, jobs: int, progress: str, search_t
             callback(key, status, payload)
 
     counts = run_comparison(grid, out, jobs=jobs, progress=_show_progress(progress),
-                            search_trials=search_trials, on_run=on_run)
+                            search_trials=search_trials, on_run=on_run, executor=executor)
     paths = write_report(out)
     print(_report_tables(paths["markdown"]))
     print(_counts_line(counts, out))
@@ -349,6 +377,10 @@ def build_parser() -> argparse.ArgumentParser:
                        help="output directory (default: runs/<dataset>_<model>_<sampler>_b<B>_s<K>)")
     train.add_argument("--resume", action="store_true",
                        help="continue from DIR/checkpoint.pt (needs --checkpoint-every)")
+    train.add_argument("--nproc", type=int, default=1, metavar="N",
+                       help="data-parallel processes on this machine: starts torchrun "
+                            "--nproc_per_node N (gloo on the CPU, nccl on GPUs); --batch-size is "
+                            "global (default: 1)")
     train.add_argument("--log", default="none", metavar="NAME[,NAME]",
                        help="also log every epoch to: tensorboard (event files in DIR/tensorboard); "
                             "DIR/metrics.csv is always written (default: none)")
@@ -435,6 +467,10 @@ def build_parser() -> argparse.ArgumentParser:
         compare.add_argument(f"--{axis}", metavar="A,B", help=f"comma-separated, e.g. {example}")
     compare.add_argument("--jobs", type=int, default=1,
                          help="runs at a time, each in its own worker process when N > 1 (default: 1)")
+    compare.add_argument("--executor", choices=("local", "submitit"), default="local",
+                         help="local: this process or --jobs worker processes; submitit: --jobs "
+                              "cluster jobs at a time (Slurm where sbatch exists, else local "
+                              "subprocesses; pip install 'swiftsampler[cluster]') (default: local)")
     compare.add_argument("--search-trials", type=int, default=30,
                          help="trials of the sampler search behind each swift cell (default: 30)")
     compare.add_argument("--log", default="none", metavar="NAME[,NAME]",
@@ -485,10 +521,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     _show_library_messages()
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)  # what --nproc relaunches
     try:
         return args.func(args)
     except SwiftSamplerError as exc:
-        print(f"swiftsampler {args.command}: error: {exc}", file=sys.stderr)
+        from .distributed import is_main_process
+
+        if is_main_process():  # every rank of a torchrun job gets the same input: one line
+            print(f"swiftsampler {args.command}: error: {exc}", file=sys.stderr)
         return EXIT_USER_ERROR
     except KeyboardInterrupt:
         print(f"swiftsampler {args.command}: interrupted", file=sys.stderr)

@@ -13,9 +13,10 @@ reduced the same way, and only rank 0 writes files.
 
 from __future__ import annotations
 
+import logging
 import os
-import subprocess
 import sys
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -24,7 +25,9 @@ import torch.distributed as dist
 
 from .errors import ConfigError
 
-__all__ = ["DistributedContext", "SINGLE", "all_reduce_sum", "context_from_environment", "launch"]
+__all__ = ["DistributedContext", "SINGLE", "all_gather_rows", "all_reduce_sum", "broadcast_buffers",
+           "context_from_environment", "current_context", "gather_states", "is_main_process",
+           "launch", "leave"]
 
 
 @dataclass(frozen=True)
@@ -45,15 +48,27 @@ class DistributedContext:
         return self.rank == 0
 
     def shard(self, items: torch.Tensor) -> torch.Tensor:
-        """This rank's share of ``items``: contiguous, equal-sized shares (the last items that do not
-        divide evenly among the ranks are left out, so every rank takes the same number of steps)."""
+        """This rank's share of ``items``, strided: rank ``r`` of ``W`` takes ``items[r::W]`` of the
+        first ``W * (L // W)`` items (the last ``L mod W`` are left out, so every rank takes the same
+        number of steps). Its ``j``-th item is ``items[j * W + r]``: step ``t`` of all ranks together,
+        with ``b`` items each, trains ``items[t W b : (t + 1) W b]``, the single-process plan's step
+        with a batch of ``W b`` (what :func:`all_gather_rows` puts back in order)."""
         if not self.active:
             return items
         each = items.shape[0] // self.world_size
-        return items[self.rank * each:(self.rank + 1) * each]
+        return items[self.rank:each * self.world_size:self.world_size]
 
 
 SINGLE = DistributedContext()
+
+
+def current_context() -> DistributedContext:
+    """The context of a process group the caller has already joined (its rank and size;
+    ``LOCAL_RANK`` from the environment), or :data:`SINGLE` without one."""
+    if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
+        return SINGLE
+    return DistributedContext(rank=dist.get_rank(), world_size=dist.get_world_size(),
+                              local_rank=int(os.environ.get("LOCAL_RANK", "0")))
 
 
 def context_from_environment(device: torch.device) -> DistributedContext:
@@ -78,11 +93,77 @@ def all_reduce_sum(tensor: torch.Tensor, context: DistributedContext) -> torch.T
     return tensor
 
 
+def all_gather_rows(rows: torch.Tensor, context: DistributedContext,
+                    total: int | None = None) -> torch.Tensor:
+    """Every rank's ``rows`` (L, F), interleaved in the order of :meth:`DistributedContext.shard`:
+    row ``j * W + r`` of the result is row ``j`` of rank ``r``. One collective.
+
+    Ranks pass the same number of rows, or, with ``total`` (the number of rows of all ranks
+    together, known to every rank), rank ``r`` passes the ``ceil((total - r) / W)`` rows of
+    ``items[r::W]``; the short ranks are padded for the collective and the padding dropped, so the
+    result has ``total`` rows in the original order. Unchanged for a world of one."""
+    if not context.active:
+        return rows
+    world = context.world_size
+    longest = rows.shape[0] if total is None else -(-total // world)
+    padded = rows
+    if rows.shape[0] < longest:
+        padded = torch.cat([rows, rows.new_zeros(longest - rows.shape[0], *rows.shape[1:])])
+    parts = [torch.empty_like(padded) for _ in range(world)]
+    dist.all_gather(parts, padded.contiguous())
+    gathered = torch.stack(parts, dim=1).flatten(0, 1)  # (longest * W, F): j * W + r
+    return gathered if total is None else gathered[:total]
+
+
+def broadcast_buffers(module: torch.nn.Module, context: DistributedContext) -> None:
+    """Rank 0's buffers (BatchNorm running statistics) on every rank, in place."""
+    if context.active:
+        for buffer in module.buffers():
+            dist.broadcast(buffer, src=0)
+
+
+def gather_states(state: torch.Tensor, context: DistributedContext) -> list[torch.Tensor]:
+    """Every rank's ``state`` (a CPU byte tensor of the same size on every rank, e.g. a
+    generator's state), in rank order; ``[state]`` for a world of one. One collective."""
+    if not context.active:
+        return [state]
+    device = torch.device("cuda", context.local_rank) if dist.get_backend() == "nccl" else "cpu"
+    parts = [torch.empty_like(state, device=device) for _ in range(context.world_size)]
+    dist.all_gather(parts, state.to(device))
+    return [part.cpu() for part in parts]
+
+
+def is_main_process() -> bool:
+    """Whether this process is rank 0 of its ``torchrun`` job (or not under ``torchrun``), read
+    from the environment without joining the process group: the one that writes files."""
+    return int(os.environ.get("RANK", "0")) == 0
+
+
+def leave(context: DistributedContext) -> None:
+    """Leave the process group that :func:`context_from_environment` joined (end of a run)."""
+    if context.active and dist.is_initialized():
+        dist.destroy_process_group()
+
+
 def launch(nproc: int, argv: Sequence[str]) -> int:
-    """Run ``swiftsampler <argv>`` under ``torchrun --nproc_per_node nproc`` on this machine and
-    return its exit status (``--standalone``: a rendezvous on a free local port)."""
+    """Run ``swiftsampler <argv>`` in ``nproc`` processes on this machine, as
+    ``torchrun --standalone --nproc_per_node nproc`` does (a rendezvous on a free local port, no
+    restarts), and return the exit status of the first rank that failed, else 0. The launcher's own
+    failure report and log lines are kept quiet: each rank says what went wrong itself."""
     if not isinstance(nproc, int) or nproc < 1:
         raise ConfigError(f"--nproc: must be a positive integer, got {nproc!r}")
-    command = [sys.executable, "-m", "torch.distributed.run", "--standalone",
-               f"--nproc_per_node={nproc}", "-m", "swiftsampler", *argv]
-    return subprocess.call(command)
+    from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
+    from torch.distributed.launcher.api import LaunchConfig, elastic_launch
+
+    config = LaunchConfig(min_nodes=1, max_nodes=1, nproc_per_node=nproc, run_id=str(uuid.uuid4()),
+                          rdzv_backend="c10d", rdzv_endpoint="localhost:0", max_restarts=0)
+    agent_log = logging.getLogger("torch.distributed.elastic")
+    level = agent_log.level
+    agent_log.setLevel(logging.CRITICAL)
+    try:
+        elastic_launch(config, sys.executable)("-m", "swiftsampler", *argv)
+    except ChildFailedError as exc:
+        return int(exc.get_first_failure()[1].exitcode)
+    finally:
+        agent_log.setLevel(level)
+    return 0

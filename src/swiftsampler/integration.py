@@ -43,6 +43,13 @@ more: ``session.loss`` applies their loss rules. ``l2rw`` also wants its look-ah
 step, from a clean batch you hold out (:meth:`SamplingSession.lookahead_weights`), passed to
 ``session.loss(..., weights=w)``.
 
+Under ``torchrun`` (a process group already joined, e.g. for ``DistributedDataParallel``) the
+session is data-parallel: every rank makes the same plan and its batch sampler yields this rank's
+strided shard (like ``DistributedSampler``; ``set_epoch`` is accepted), ``batch_size`` is the global
+batch (``batch_size / W`` a rank), :meth:`SamplingSession.loss` all-gathers the batch's per-sample
+statistics so they stay the same on every rank, and the budget counts every rank's samples
+(``examples/own_loop_ddp.py``). Batch-then-sample samplers are single-process only.
+
 ``session.selecting`` says which of the two an epoch is (UIS switches between them). Samplers that
 want a fresh forward pass over the whole training set before an epoch (``rescore_every`` of online
 batch selection, ``refresh="scoring-pass"`` of swift) say so with :meth:`SamplingSession.scoring_pass_due`;
@@ -62,6 +69,7 @@ from torch.utils.data import Sampler as TorchSampler
 from .budget import Budget
 from .data.indexed import IndexedDataset
 from .data.loader import Batch, batch_slices
+from .distributed import DistributedContext, current_context
 from .errors import ConfigError
 from .samplers import EpochPlan, Sampler, create_sampler
 from .sampling import SamplingCore
@@ -82,6 +90,16 @@ class EpochBatchSampler(TorchSampler[list[int]]):
     def __len__(self) -> int:
         return self.session._epoch_length()
 
+    def set_epoch(self, epoch: int) -> None:
+        """``DistributedSampler.set_epoch`` for loops written for it. The plan already changes
+        every epoch (it comes from the plan stream and the statistics, the same on every rank), so
+        this only checks that ``epoch`` (counted from 0) is the one the next ``iter()`` plans."""
+        core = self.session.core
+        upcoming = core.epoch - (self.session._next_plan is not None)
+        if epoch != upcoming:
+            raise ConfigError(f"set_epoch({epoch}): the next epoch to plan is {upcoming} (a session "
+                              "plans its epochs in order and cannot skip or repeat one)")
+
 
 class SamplingSession:
     """A sampler, its statistics and a budget, for a training loop you write yourself.
@@ -96,13 +114,15 @@ class SamplingSession:
         seed: seed of the plan and selection streams.
         device: where the statistics live (that of the losses you pass in).
         budget_unit: ``backward`` (samples back-propagated) or ``compute`` (forward 1, backward 2).
+        context: the data-parallel ranks (default: those of the process group the caller has
+            joined, else one process); ``batch_size`` is then the global batch.
         **params: the sampler's parameters (with a name).
     """
 
     def __init__(self, sampler: str | Sampler, *, num_samples: int, budget: float = 1.0,
                  epochs: int = 1, batch_size: int = 128, accumulation: int = 1, seed: int = 0,
                  device: torch.device | str = "cpu", budget_unit: str = "backward",
-                 **params: Any) -> None:
+                 context: DistributedContext | None = None, **params: Any) -> None:
         if isinstance(sampler, str):
             sampler = create_sampler(sampler, num_samples, budget=budget, **params)
         elif params:
@@ -110,7 +130,8 @@ class SamplingSession:
         try:
             plan_budget = Budget(budget, epochs, num_samples, budget_unit)
             self.core = SamplingCore(sampler, plan_budget, batch_size=batch_size, seed=seed,
-                                     device=device, accumulation=accumulation)
+                                     device=device, accumulation=accumulation,
+                                     context=current_context() if context is None else context)
         except ValueError as exc:
             raise ConfigError(str(exc)) from None
         self.batch_sampler = EpochBatchSampler(self)
@@ -286,9 +307,15 @@ class SamplingSession:
         candidates = Batch(indices.to(self.core.device), inputs, targets.to(self.core.device))
         return self.core.select(candidates, losses, logits)
 
+    def scoring_shard(self) -> Tensor:
+        """The indices a scoring pass feeds to :meth:`score` on this process: ``arange(N)``, or
+        under torchrun this rank's ``arange(N)[r::W]`` (the session gathers the ranks' passes)."""
+        return self.core.scoring_shard()
+
     def score(self, indices: Tensor, losses: Tensor, logits: Tensor, targets: Tensor) -> None:
         """Record a scoring pass (forward without gradients) of these samples; charged as forward
-        samples. Feed a whole pass over the training set when :meth:`scoring_pass_due` says so."""
+        samples. Feed a whole pass over the training set (:meth:`scoring_shard`) when
+        :meth:`scoring_pass_due` says so."""
         self.core.score(indices, losses, logits, targets)
 
     # ---------------------------------------------------------------- state

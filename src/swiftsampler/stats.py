@@ -158,19 +158,36 @@ class SampleStats:
             step: the optimiser step this batch is used for.
             credit: optional weight per occurrence (B,), e.g. a mixing weight; default 1.
         """
+        self.fold(indices, self.measure(logits, targets, losses), step, credit)
+
+    #: the columns of :meth:`measure`, in order
+    MEASURES = ("loss", "entropy", "grad_norm", "margin", "p")
+
+    @staticmethod
+    def measure(logits: Tensor, targets: Tensor, losses: Tensor) -> Tensor:
+        """The per-occurrence values :meth:`fold` needs, (B, 5) float32 in the order of
+        :attr:`MEASURES`: loss, renormed entropy, gradient-norm proxy, probability margin and the
+        true-class probability. Small enough to all-gather across data-parallel ranks (5 numbers a
+        sample, whatever the number of classes or positions)."""
         logits = logits.detach()
-        losses = losses.detach().float()
+        return torch.stack([losses.detach().float(), renormed_entropy(logits, targets),
+                            grad_norm_proxy(logits, targets), probability_margin(logits, targets),
+                            true_class_prob(logits, targets)], dim=1).float()
+
+    def fold(self, indices: Tensor, measures: Tensor, step: int,
+             credit: Tensor | None = None) -> None:
+        """Fold one batch's :meth:`measure` rows into the statistics (what :meth:`record` does after
+        measuring; the engine folds rows gathered from every rank under DDP)."""
+        losses, p = measures[:, 0], measures[:, 4]
         w = torch.ones_like(losses) if credit is None else credit.detach().float()
-        p = true_class_prob(logits, targets)
         # Each occurrence's share of its index's total credit in this batch (1 without repeats), so that
         # the "last" statistics become the credit-weighted mean over occurrences. All updates touch
         # only the B batch positions: O(B) work, no host sync.
         total = self._scratch.index_fill_(0, indices, 0.0).index_add_(0, indices, w)
         share = w / total[indices].clamp_min(1e-12)
-        for name, value in (("loss", losses), ("entropy", renormed_entropy(logits, targets)),
-                            ("grad_norm", grad_norm_proxy(logits, targets)),
-                            ("margin", probability_margin(logits, targets))):
-            getattr(self, name).index_fill_(0, indices, 0.0).index_add_(0, indices, share * value)
+        for column, name in enumerate(self.MEASURES[:4]):
+            getattr(self, name).index_fill_(0, indices, 0.0).index_add_(0, indices,
+                                                                         share * measures[:, column])
         old = self.loss_ema[indices]
         last = self.loss[indices]
         d = self.ema_decay

@@ -23,7 +23,7 @@ loss only, so the features do not depend on the label twice).
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -36,6 +36,8 @@ from .data.prepare import PreparedData
 from .errors import ConfigError
 from .models import MODELS, create_model
 from .registry import Registry
+
+Reduce = Callable[[Tensor], Tensor]
 
 __all__ = ["TASKS", "Evaluation", "Task", "create_task", "token_cross_entropy"]
 
@@ -64,6 +66,8 @@ class Task:
     """Classification: ``l_i = CE(z_i, y_i)``; scored by accuracy. The base of the other tasks."""
 
     name: ClassVar[str] = "classification"
+    #: whether :meth:`test` can score a data-parallel rank's shard of the test split (``reduce``)
+    shardable_test: ClassVar[bool] = True
 
     def build_model(self, model: str, data: PreparedData, width: int | None) -> nn.Module:
         """The network for ``data`` (``num_classes`` outputs for inputs of ``input_shape``); token
@@ -91,10 +95,13 @@ class Task:
         return hits if hits.dim() == 1 else hits.flatten(1).mean(dim=1)
 
     @torch.no_grad()
-    def evaluate(self, model: nn.Module, batches: Iterable[Batch]) -> Evaluation:
+    def evaluate(self, model: nn.Module, batches: Iterable[Batch],
+                 reduce: Reduce | None = None) -> Evaluation:
         """Mean loss and accuracy over ``batches`` in eval mode; one host sync at the end.
 
-        ``Evaluation(nan, nan)`` for an empty split."""
+        ``Evaluation(nan, nan)`` for an empty split. ``reduce`` sums the (loss sum, correct,
+        count) of this process's ``batches`` with the other data-parallel ranks' (each scoring a
+        shard of the split; :func:`swiftsampler.distributed.all_reduce_sum`)."""
         was_training = model.training
         model.eval()
         loss_sum = acc_sum = None
@@ -107,6 +114,13 @@ class Task:
             acc_sum = acc if acc_sum is None else acc_sum + acc
             n += batch.indices.shape[0]
         model.train(was_training)
+        if reduce is not None:
+            zero = torch.zeros((), dtype=torch.float64, device=next(model.parameters()).device)
+            totals = reduce(torch.stack([zero + (0 if loss_sum is None else loss_sum),
+                                         zero + (0 if acc_sum is None else acc_sum), zero + n]))
+            loss_sum, acc_sum, n = totals[0], totals[1], int(totals[2].item())  # sync: logging
+            if n == 0:
+                return self.scored(math.nan, math.nan)
         if loss_sum is None or acc_sum is None:
             return self.scored(math.nan, math.nan)
         return self.scored(loss_sum.item() / n, acc_sum.item() / n)  # sync: logging point
@@ -115,9 +129,11 @@ class Task:
         """The :class:`Evaluation` of a split with mean ``loss`` and accuracy ``acc``."""
         return Evaluation(loss, acc)
 
-    def test(self, model: nn.Module, data: PreparedData, batches: Iterable[Batch]) -> Evaluation:
-        """Score the test split (``batches`` cover it in order)."""
-        return self.evaluate(model, batches)
+    def test(self, model: nn.Module, data: PreparedData, batches: Iterable[Batch],
+             reduce: Reduce | None = None) -> Evaluation:
+        """Score the test split (``batches`` cover it in order, or this rank's shard of it with
+        ``reduce``; see :meth:`evaluate`)."""
+        return self.evaluate(model, batches, reduce)
 
 
 TASKS.register("classification")(Task)
@@ -156,6 +172,7 @@ class VerificationTask(Task):
     """
 
     name = "verification"
+    shardable_test = False
 
     def __init__(self, *, embedding_dim: int = 128, scale: float = 32.0, margin: float = 0.5,
                  folds: int = 10) -> None:
@@ -187,7 +204,10 @@ class VerificationTask(Task):
                                    targets)
 
     @torch.no_grad()
-    def test(self, model: nn.Module, data: PreparedData, batches: Iterable[Batch]) -> Evaluation:
+    def test(self, model: nn.Module, data: PreparedData, batches: Iterable[Batch],
+             reduce: Reduce | None = None) -> Evaluation:
+        """Verification accuracy over the pairs: needs every test embedding, so the whole test
+        split (``shardable_test`` is False: ``reduce`` is not used)."""
         from .verification import pair_similarities, verification_accuracy
 
         assert data.test_pairs is not None, "a verification dataset gives test_pairs"

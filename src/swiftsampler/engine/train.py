@@ -19,12 +19,21 @@ marked ``sync`` lines). Determinism: every random stream is a ``torch.Generator`
 ``cfg.seed``; model initialisation and any stochastic layer run under a forked global RNG, so the
 caller's global random state is the same after ``train`` as before it. The intra-op thread count,
 which decides the order of floating-point sums, is ``cfg.threads`` whatever process launches the run.
+
+Data-parallel (``torchrun``, a ``context`` of ``W`` ranks; :mod:`swiftsampler.distributed`): every
+rank builds the same model, data and core; the core gives each rank its strided shard of the one
+plan and keeps the statistics identical (one all-gather a step); ``--batch-size`` is global
+(``B / W`` a rank) and DDP averages the gradients, so a step is the single-process step on the same
+``B`` samples. The epoch's tallies are summed over the ranks (one all-reduce an epoch); evaluation
+is sharded alike and its sums all-reduced (the verification test, which needs every embedding, runs
+whole on every rank); only rank 0 calls back, shows progress and writes checkpoints.
 """
 
 from __future__ import annotations
 
 import logging
 import math
+import os
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -41,9 +50,18 @@ from ..config import RunConfig
 from ..data import PreparedData, prepare_data
 from ..data.files import describe_exception
 from ..data.loader import Batch, DeviceLoader, StreamingLoader, make_loader
+from ..distributed import (
+    SINGLE,
+    DistributedContext,
+    all_reduce_sum,
+    broadcast_buffers,
+    context_from_environment,
+    gather_states,
+    leave,
+)
 from ..errors import ConfigError, TrainingError
 from ..optimizers import build_optimizer
-from ..samplers import Sampler, create_sampler
+from ..samplers import SAMPLERS, Sampler, create_sampler
 from ..sampling import SamplingCore
 from ..schedules import LRSchedule
 from ..seeding import derive_seed, make_generator
@@ -114,6 +132,26 @@ class EpochTally:
         self.weight_total = torch.zeros((), device=self.device)
 
 
+def check_data_parallel(cfg: RunConfig, context: DistributedContext) -> None:
+    """What a data-parallel run cannot do, found before any data is loaded."""
+    if not context.active:
+        return
+    world = context.world_size
+    factory = SAMPLERS.get(cfg.sampler.sampler).factory
+    if getattr(factory, "needs_scores", False):
+        raise ConfigError(f"--sampler {cfg.sampler.sampler}: batch-then-sample samplers are "
+                          f"single-process only (not under torchrun with {world} processes)")
+    if cfg.budget.time_budget is not None:
+        raise ConfigError("--time-budget: single-process only (the processes' clocks differ)")
+    if cfg.optim.batch_size % world:
+        raise ConfigError(f"--batch-size: {cfg.optim.batch_size} is the global batch and must be "
+                          f"a multiple of the {world} processes")
+    here = int(os.environ.get("LOCAL_WORLD_SIZE", world))  # the ranks on this machine
+    if resolve_device(cfg.device).type == "cuda" and torch.cuda.device_count() < here:
+        raise ConfigError(f"--nproc: {here} processes on this machine need {here} GPUs (one a "
+                          f"rank), it has {torch.cuda.device_count()}")
+
+
 def _warn_if_card_elsewhere(sampler: Sampler, cfg: RunConfig, task: str) -> None:
     """One warning line when a sampler card is used in another setting than it was searched in
     (a warning, not an error: reusing a card elsewhere is the point of a card, but it can hurt)."""
@@ -154,14 +192,21 @@ class Trainer:
         out_dir: where checkpoints go (``cfg.checkpoint_every`` > 0).
         progress: show a progress bar on stderr.
         callbacks: called with each epoch's history record, after evaluation and checkpointing.
+        context: the data-parallel ranks (default: one process); only rank 0 calls back,
+            shows progress and checkpoints.
     """
 
     def __init__(self, cfg: RunConfig, *, data: PreparedData | None = None,
                  sampler: Sampler | None = None, out_dir: str | Path | None = None,
-                 progress: bool = False, callbacks: Sequence[EpochCallback] = ()) -> None:
+                 progress: bool = False, callbacks: Sequence[EpochCallback] = (),
+                 context: DistributedContext = SINGLE) -> None:
         t_start = time.perf_counter()
-        self.cfg = cfg
-        self.device = device = resolve_device(cfg.device)
+        self.cfg, self.context = cfg, context
+        check_data_parallel(cfg, context)
+        device = resolve_device(cfg.device)
+        if context.active and device.type == "cuda":
+            device = torch.device("cuda", context.local_rank)
+        self.device = device
         self.schedule = LRSchedule(cfg.optim.lr, cfg.optim.schedule, cfg.optim.warmup,
                                    tuple(cfg.optim.milestones), cfg.optim.gamma)
         with intra_op_threads(cfg.threads):
@@ -183,7 +228,8 @@ class Trainer:
         self.augment = create_augmentation(cfg.augment.augment, _augment_context(self.data),
                                            cfg.augment.augment_params)
         self.checkpoint_path = Path(out_dir) / CHECKPOINT_NAME if out_dir is not None else None
-        self.progress, self.callbacks = progress, list(callbacks)
+        main = context.is_main
+        self.progress, self.callbacks = progress and main, list(callbacks) if main else []
         self._cuda = [device] if device.type == "cuda" else []
         with intra_op_threads(cfg.threads), torch.random.fork_rng(devices=self._cuda):
             torch.manual_seed(derive_seed(cfg.seed, "torch"))
@@ -191,12 +237,18 @@ class Trainer:
                 lambda: self.task.build_model(cfg.model.model, self.data, cfg.model.width), device,
                 f"--model {cfg.model.model} --width {cfg.model.width or 'default'}")
             self.optimizer = build_optimizer(self.model, cfg.optim)
-            self.forward = FastModel(self.model, device, precision=cfg.precision,
-                                     compile=cfg.compile, channels_last=cfg.channels_last)
+            self.fast = FastModel(self.model, device, precision=cfg.precision,
+                                  compile=cfg.compile, channels_last=cfg.channels_last)
             self._rng = self._global_rng()
+        self.forward: nn.Module = self.fast  # the training forward: the DDP wrapper averages gradients
+        if context.active:
+            self.forward = nn.parallel.DistributedDataParallel(
+                self.fast, device_ids=[device.index] if device.type == "cuda" else None)
         self.core = SamplingCore(sampler, budget, batch_size=cfg.optim.batch_size, seed=cfg.seed,
-                                 device=device)
-        self.augment_generator = make_generator(cfg.seed, "augment")
+                                 device=device, context=context)
+        # One augmentation stream a rank (rank 0's is the single-process stream).
+        self.augment_generator = make_generator(
+            cfg.seed, "augment" if context.rank == 0 else f"augment/rank{context.rank}")
         self._clean_generator: torch.Generator | None = None  # L2RW's clean batches (made on use)
         self.history: list[dict[str, Any]] = []
         self.noisy_drawn = self.trained = 0
@@ -212,7 +264,8 @@ class Trainer:
                 "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None}
 
     def state_dict(self) -> dict[str, Any]:
-        """Everything to continue the run exactly: tensors and plain values only."""
+        """Everything to continue the run exactly: tensors and plain values only. Under DDP a
+        collective (every rank's augmentation stream is kept); the rest is the same on all ranks."""
         return {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
                 "core": self.core.state_dict(),
                 "augment_generator": self.augment_generator.get_state(), "rng": self._rng,
@@ -220,14 +273,22 @@ class Trainer:
                                     else self._clean_generator.get_state()),
                 "history": self.history, "noisy_drawn": self.noisy_drawn, "train_s": self.train_s,
                 "noise_tally": [self.trained, self.weight_noisy, self.weight_total],
-                "grad_scaler": self.forward.scaler_state()}
+                "grad_scaler": self.fast.scaler_state(),
+                **({"world_size": self.context.world_size, "augment_generators": gather_states(
+                    self.augment_generator.get_state(), self.context)}
+                   if self.context.active else {})}
 
     def load_state_dict(self, state: dict[str, Any], *, sampler: bool = True) -> None:
         """Restore a run; ``sampler=False`` keeps this run's own sampler (and its empty state)."""
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
+        world = int(state.get("world_size", 1))
+        if world != self.context.world_size:
+            raise ValueError(f"the run was made with {world} process(es), this one has "
+                             f"{self.context.world_size}")
         self.core.load_state_dict(state["core"], sampler=sampler)
-        self.augment_generator.set_state(state["augment_generator"])
+        self.augment_generator.set_state(state["augment_generators"][self.context.rank]
+                                         if self.context.active else state["augment_generator"])
         self._rng = state["rng"]
         if state.get("clean_generator") is not None:
             self._clean_generator = make_generator(self.cfg.seed, "clean", self.device)
@@ -236,7 +297,7 @@ class Trainer:
         self.noisy_drawn, self.train_s = int(state["noisy_drawn"]), float(state["train_s"])
         trained, self.weight_noisy, self.weight_total = state.get("noise_tally", [0, 0.0, 0.0])
         self.trained = int(trained)
-        self.forward.load_scaler_state(state.get("grad_scaler"))
+        self.fast.load_scaler_state(state.get("grad_scaler"))
 
     def resume(self, path: str | Path | None = None) -> None:
         """Load the checkpoint at ``path`` (default: the run's checkpoint) if its config matches."""
@@ -265,7 +326,7 @@ class Trainer:
         schedule = schedule or self.schedule
         t_start = time.perf_counter()
         core, meter, loader = self.core, self.core.meter, self.loaders.train
-        batch_size, eval_batch_size = self.cfg.optim.batch_size, self.cfg.optim.eval_batch_size
+        eval_batch_size = self.cfg.optim.eval_batch_size
         with intra_op_threads(self.cfg.threads), torch.random.fork_rng(devices=self._cuda):
             torch.set_rng_state(self._rng["cpu"])
             if self._rng["cuda"] is not None and torch.cuda.is_available():
@@ -277,12 +338,12 @@ class Trainer:
                 tally = EpochTally(self.device)
                 self.model.train()
                 if core.scoring_pass_due():  # 1. every statistic refreshed, charged
-                    for batch in self.loaders.all_batches("train", eval_batch_size):
+                    for batch in self._scoring_batches(eval_batch_size):
                         self._charged(tally, core.score, batch.indices, *self._scores(batch),
                                       batch.targets)
                 plan = core.plan_epoch()  # 2. the epoch's plan, sized to the budget left
                 if not core.selecting:  # 3a. sample-then-batch
-                    for batch in loader.batches(plan.indices, batch_size):
+                    for batch in loader.batches(plan.indices, core.local_batch_size):
                         if meter.exhausted:
                             break
                         self._step(batch._replace(weights=core.weights_of(batch.indices)),
@@ -305,6 +366,11 @@ class Trainer:
             self._rng = self._global_rng()
         self.wall_s += time.perf_counter() - t_start
         return self
+
+    def _scoring_batches(self, batch_size: int) -> Iterator[Batch]:
+        """A scoring pass's batches: every training sample, in order (under DDP this rank's
+        ``arange(N)[r::W]``; the core gathers the pass)."""
+        return self.loaders.train.batches(self.core.scoring_shard(), batch_size)
 
     def _progress_bar(self) -> Any:
         from tqdm.auto import tqdm
@@ -341,7 +407,7 @@ class Trainer:
         weights = None if batch.weights is None else batch.weights[mixed.sources]
         objective = core.loss(task.logits(outputs), part_losses, mixed.weights, weights, extra)
         self.optimizer.zero_grad(set_to_none=True)
-        self.forward.step(objective, self.optimizer)
+        self.fast.step(objective, self.optimizer)
         n = batch.indices.shape[0]
         before = core.meter.position
         core.charge_step(n)
@@ -381,7 +447,7 @@ class Trainer:
     def _scores(self, batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:
         """A scoring forward pass (eval mode, no grad): the batch's per-sample losses and logits."""
         self.model.eval()
-        outputs = self.forward(batch.inputs)
+        outputs = self.fast(batch.inputs)
         self.model.train()
         return self.task.losses(outputs, batch.targets), self.task.logits(outputs)
 
@@ -397,6 +463,15 @@ class Trainer:
     def _end_epoch(self, tally: EpochTally, t_epoch: float, schedule: Schedule, bar: Any) -> None:
         """The only host syncs of an epoch: evaluate, log, checkpoint, call back."""
         core, meter = self.core, self.core.meter
+        if self.context.active:  # the epoch of all ranks: one all-reduce
+            totals = all_reduce_sum(torch.stack([
+                tally.loss_sum.double(), tally.correct.double(), tally.noisy.double(),
+                torch.tensor(float(tally.trained), dtype=torch.float64, device=self.device),
+                torch.tensor(float(tally.scored), dtype=torch.float64, device=self.device)]),
+                self.context).tolist()  # sync: logging point
+            tally.loss_sum, tally.correct = torch.tensor(totals[0]), torch.tensor(totals[1])
+            tally.noisy = torch.tensor(int(totals[2]))
+            tally.trained, tally.scored = int(totals[3]), int(totals[4])
         trained = max(tally.trained, 1)
         train_loss = tally.loss_sum.item() / trained  # sync: logging point
         if not math.isfinite(train_loss):
@@ -427,8 +502,10 @@ class Trainer:
         if self.checkpoint_path is not None and every > 0 and (
                 core.epoch % every == 0 or meter.exhausted):
             self._rng = self._global_rng()
-            save_checkpoint(self.checkpoint_path, {"config": self.cfg.to_dict(),
-                                                   "state": self.state_dict()})
+            state = self.state_dict()  # a collective under DDP: every rank takes part
+            if self.context.is_main:
+                save_checkpoint(self.checkpoint_path, {"config": self.cfg.to_dict(),
+                                                       "state": state})
         for callback in self.callbacks:
             callback(record)
 
@@ -437,12 +514,20 @@ class Trainer:
         """The task's scores on ``val`` or ``test`` (e.g. verification accuracy on test pairs)."""
         if split not in ("val", "test"):
             raise ValueError(f"split must be val or test, got {split!r}")
-        batch_size = self.cfg.optim.eval_batch_size
+        batch_size, context = self.cfg.optim.eval_batch_size, self.context
+        if context.active:  # rank 0's BatchNorm statistics on every rank (DDP broadcasts them
+            broadcast_buffers(self.model, context)  # before a forward, not after the last one)
+        sharded = context.active and (split == "val" or self.task.shardable_test)
+        loader = getattr(self.loaders, split)
+        indices = torch.arange(len(loader), device=self.device)
+        if sharded:  # this rank's arange(n)[r::W], the sums all-reduced
+            indices = indices[context.rank::context.world_size]
+        batches = loader.batches(indices, batch_size)
+        reduce = (lambda totals: all_reduce_sum(totals, context)) if sharded else None
         with intra_op_threads(self.cfg.threads):
             if split == "val":
-                return self.task.evaluate(self.forward, self.loaders.all_batches("val", batch_size))
-            return self.task.test(self.forward, self.data,
-                                  self.loaders.all_batches("test", batch_size))
+                return self.task.evaluate(self.fast, batches, reduce)
+            return self.task.test(self.fast, self.data, batches, reduce)
 
     def result(self) -> dict[str, Any]:
         """Evaluate on the test split and return the content of ``result.json``."""
@@ -461,7 +546,8 @@ class Trainer:
 
 def train(cfg: RunConfig, *, out_dir: str | Path | None = None, resume: bool = False,
           progress: bool = False, callbacks: Sequence[EpochCallback] = (),
-          data: PreparedData | None = None, sampler: Sampler | None = None) -> dict[str, Any]:
+          data: PreparedData | None = None, sampler: Sampler | None = None,
+          context: DistributedContext | None = None) -> dict[str, Any]:
     """Train one model as ``cfg`` says and return the result (the content of ``result.json``).
 
     Args:
@@ -472,6 +558,9 @@ def train(cfg: RunConfig, *, out_dir: str | Path | None = None, resume: bool = F
         callbacks: called with each epoch's history record, after evaluation and checkpointing.
         data: already prepared data (skips :func:`prepare_data`; must match ``cfg.data``).
         sampler: a sampler object to use instead of ``cfg.sampler``.
+        context: the data-parallel ranks; default: this process's ``torchrun`` rank (joining the
+            process group, and leaving it at the end), or one process. Every rank returns the
+            result; only rank 0 calls back and checkpoints.
 
     Raises:
         ConfigError: unknown names, bad parameters, a missing or mismatched checkpoint.
@@ -479,8 +568,15 @@ def train(cfg: RunConfig, *, out_dir: str | Path | None = None, resume: bool = F
     """
     if resume and out_dir is None:
         raise ConfigError("--resume needs --out (the directory holding the checkpoint)")
-    trainer = Trainer(cfg, data=data, sampler=sampler, out_dir=out_dir, progress=progress,
-                      callbacks=callbacks)
-    if resume:
-        trainer.resume()
-    return trainer.train().result()
+    joined = context is None
+    if context is None:
+        context = context_from_environment(resolve_device(cfg.device))
+    try:
+        trainer = Trainer(cfg, data=data, sampler=sampler, out_dir=out_dir, progress=progress,
+                          callbacks=callbacks, context=context)
+        if resume:
+            trainer.resume()
+        return trainer.train().result()
+    finally:
+        if joined:
+            leave(context)

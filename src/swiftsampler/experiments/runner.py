@@ -16,6 +16,7 @@ from the run's config (``RunConfig.threads``), in this process and in every work
 from __future__ import annotations
 
 import dataclasses
+import functools
 import multiprocessing
 import os
 import signal
@@ -28,7 +29,8 @@ from pathlib import Path
 from typing import Any
 
 from ..config import RunConfig, from_dict
-from ..errors import SwiftSamplerError
+from ..errors import ConfigError, SwiftSamplerError
+from .cluster import check_submitit, train_as_jobs
 from .grid import GridSpec
 from .store import ResultStore
 
@@ -59,8 +61,12 @@ def _search_card(cfg: RunConfig, folder: Path, n_trials: int, progress: bool) ->
 
 def run_comparison(grid: GridSpec, out: str | Path, *, jobs: int = 1, progress: bool = False,
                    search_trials: int = 30,
-                   on_run: Callable[[str, str, Any], None] | None = None) -> dict[str, int]:
+                   on_run: Callable[[str, str, Any], None] | None = None,
+                   executor: str = "local") -> dict[str, int]:
     """Run every run of ``grid`` not yet done in ``out/results.db``; return the status counts.
+
+    ``executor``: ``local`` (this process, or ``jobs`` worker processes) or ``submitit`` (``jobs``
+    cluster jobs at a time, :mod:`.cluster`).
 
     ``on_run(key, status, result or reason)`` is called as each run of this comparison ends.
 
@@ -68,6 +74,12 @@ def run_comparison(grid: GridSpec, out: str | Path, *, jobs: int = 1, progress: 
     are left to it (so its counts may still show them ``running``).
     """
     out = Path(out)
+    train_runs = EXECUTORS.get(executor)
+    if train_runs is None:
+        raise ConfigError(f"--executor: unknown executor {executor!r}; choose from: "
+                          f"{', '.join(EXECUTORS)}")
+    if executor == "submitit":
+        check_submitit()
     with _sigterm_as_interrupt(), ResultStore(out / "results.db") as store, store.membership():
         runs = grid.runs()
         store.sync(runs)
@@ -76,7 +88,7 @@ def run_comparison(grid: GridSpec, out: str | Path, *, jobs: int = 1, progress: 
         todo = store.todo(list(by_key))
         if todo:
             configs = _prepare(grid, out, by_key, todo, search_trials, progress)
-            _execute(store, configs, jobs, progress, on_run)
+            _execute(store, configs, jobs, progress, on_run, train_runs, out)
         return store.counts()
 
 
@@ -102,7 +114,8 @@ def _prepare(grid: GridSpec, out: Path, by_key: dict[str, tuple[dict[str, Any], 
 
 
 def _execute(store: ResultStore, configs: dict[str, dict[str, Any]], jobs: int,
-             progress: bool, on_run: Callable[[str, str, Any], None] | None = None) -> None:
+             progress: bool, on_run: Callable[[str, str, Any], None] | None,
+             train_runs: Callable[..., None], out: Path) -> None:
     """Claim and train runs of ``configs`` until none is left, ``jobs`` at a time, recording each
     outcome as it arrives."""
     from tqdm.auto import tqdm
@@ -121,12 +134,18 @@ def _execute(store: ResultStore, configs: dict[str, dict[str, Any]], jobs: int,
             on_run(key, status, payload)
 
     try:
-        if jobs <= 1:
-            _train_here(store, configs, record)
-        else:
-            _train_in_workers(store, configs, jobs, record)
+        train_runs(store, configs, jobs, record, out)
     finally:
         bar.close()
+
+
+def _train_locally(store: ResultStore, configs: dict[str, dict[str, Any]], jobs: int,
+                   record: Record, out: Path) -> None:
+    """The ``local`` executor: in this process, or in ``jobs`` worker processes."""
+    if jobs <= 1:
+        _train_here(store, configs, record)
+    else:
+        _train_in_workers(store, configs, jobs, record)
 
 
 def _train_here(store: ResultStore, configs: dict[str, dict[str, Any]], record: Record) -> None:
@@ -333,3 +352,8 @@ def _exclusive(path: Path) -> Iterator[None]:
     with open(path, "a") as fh:
         fcntl.flock(fh, fcntl.LOCK_EX)
         yield
+
+
+#: how a comparison trains its runs: ``--executor NAME``
+EXECUTORS: dict[str, Callable[..., None]] = {
+    "local": _train_locally, "submitit": functools.partial(train_as_jobs, train=train_one)}

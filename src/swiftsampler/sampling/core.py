@@ -27,6 +27,16 @@ The core charges exactly what the client does: a scoring pass of ``n`` samples c
 samples; a training batch of ``n`` costs ``n`` forward and ``n`` backward samples. Optimiser steps are
 counted once per ``accumulation`` micro-batches. Every random draw comes from the core's own
 ``plan`` and ``select`` generators, derived from the seed.
+
+Data-parallel (a ``context`` with ``W > 1`` ranks, :mod:`swiftsampler.distributed`): every rank
+holds the same statistics and generators, so every rank makes the same plan; :meth:`plan_epoch`
+fits it to the global budget and returns this rank's strided shard (``plan[r::W]``). ``batch_size``
+is the global batch: each rank trains ``batch_size / W`` samples a step. :meth:`record` gathers the
+batch's per-sample measures from every rank (one ``all_gather`` of 7 numbers a sample per step) and
+folds them in plan order on every rank, so the statistics stay identical. :meth:`score` keeps a
+scoring pass's rows and gathers them once, when the next epoch is planned. The meter charges every
+rank's samples (the budget, the progress and the LR schedule are global). Batch-then-sample samplers
+and time budgets are single-process only (their decisions would differ between ranks).
 """
 
 from __future__ import annotations
@@ -38,6 +48,7 @@ from torch import Tensor
 
 from ..budget import Budget, CostMeter
 from ..data.loader import Batch
+from ..distributed import SINGLE, DistributedContext, all_gather_rows
 from ..samplers import BatchScores, EpochInfo, EpochPlan, Sampler
 from ..seeding import make_generator
 from ..stats import SampleStats
@@ -75,15 +86,20 @@ class SamplingCore:
         seed: seed of the ``plan`` and ``select`` streams.
         device: where the statistics live (that of the model's outputs).
         accumulation: micro-batches per optimiser step (gradient accumulation).
+        context: the data-parallel ranks (default: one process); ``batch_size`` is then global.
     """
 
     def __init__(self, sampler: Sampler, budget: Budget, *, batch_size: int, seed: int,
-                 device: torch.device | str = "cpu", accumulation: int = 1) -> None:
+                 device: torch.device | str = "cpu", accumulation: int = 1,
+                 context: DistributedContext = SINGLE) -> None:
         if sampler.num_samples != budget.num_train:
             raise ValueError(f"the sampler is for {sampler.num_samples} samples, the budget for "
                              f"{budget.num_train}")
         if not isinstance(accumulation, int) or accumulation < 1:
             raise ValueError(f"accumulation must be a positive integer, got {accumulation!r}")
+        if context.active:
+            _check_data_parallel(sampler, budget, batch_size, context.world_size)
+        self.context = context
         self.sampler, self.budget = sampler, budget
         self.batch_size, self.accumulation = batch_size, accumulation
         self.stats = SampleStats(budget.num_train, device)
@@ -98,6 +114,7 @@ class SamplingCore:
         self._scored = 0  # samples scored since the last plan (a full scoring pass: >= N)
         self._micro = 0  # micro-batches charged (optimiser steps = micro // accumulation)
         self.last_weights: Tensor | None = None  # the loss weights of the last :meth:`loss`
+        self._pending: list[Tensor] = []  # a scoring pass's rows, gathered at the next plan (DDP)
 
     # ---------------------------------------------------------------- where the run stands
     @property
@@ -118,6 +135,11 @@ class SamplingCore:
         """Whether the current epoch scores candidate batches and trains only what it selects."""
         return self._selecting
 
+    @property
+    def local_batch_size(self) -> int:
+        """Samples per training batch on this rank (``batch_size / W``)."""
+        return self.batch_size // self.context.world_size
+
     def next_epoch_info(self) -> EpochInfo:
         return EpochInfo(epoch=self.epoch, progress=self.meter.progress,
                          n_samples=self.budget.samples_per_epoch)
@@ -130,7 +152,9 @@ class SamplingCore:
 
     def plan_epoch(self) -> EpochPlan:
         """The next epoch's plan. A sample-then-batch epoch is cut to the budget left, so iterating
-        it never overspends and its length is known before the first batch."""
+        it never overspends and its length is known before the first batch. Under DDP: this
+        rank's shard of the one plan that every rank makes."""
+        self._fold_pending()
         info = self.next_epoch_info()
         self._selecting = self.sampler.needs_scores and self.sampler.selects(info)
         plan = self.sampler.plan_epoch(self.stats, self.plan_generator, info)
@@ -144,6 +168,9 @@ class SamplingCore:
         self.epoch += 1
         self._planned, self._candidates, self._scored = plan.indices.numel(), 0, 0
         self._queue.clear()
+        if self.context.active:
+            return EpochPlan(self.context.shard(plan.indices),
+                             None if plan.weights is None else self.context.shard(plan.weights))
         return plan
 
     def _fit_to_budget(self, plan: EpochPlan) -> EpochPlan:
@@ -152,6 +179,7 @@ class SamplingCore:
             return plan
         per_sample = self.budget.units(1, 1)
         affordable = max(0, (self.budget.total_units - self.meter.spent) // per_sample)
+        affordable -= affordable % self.context.world_size  # equal shards
         if plan.indices.numel() <= affordable:
             return plan
         return EpochPlan(plan.indices[:affordable],
@@ -162,24 +190,50 @@ class SamplingCore:
         return None if self._weights is None else self._weights[indices]
 
     def candidate_batch_size(self) -> int:
-        """Candidates per scored batch in a selecting epoch (a training batch otherwise)."""
+        """Candidates per scored batch in a selecting epoch (a training batch of this rank
+        otherwise)."""
         if not self._selecting:
-            return self.batch_size
+            return self.local_batch_size
         return self.sampler.candidate_batch_size(self.batch_size)
 
     # ---------------------------------------------------------------- scoring and selection
     def score(self, indices: Tensor, losses: Tensor, logits: Tensor, targets: Tensor) -> None:
         """A scoring forward pass (no gradient) of ``indices``: record their statistics and charge
-        their forward samples."""
+        their forward samples. Under DDP a scoring pass scores this rank's ``arange(N)[r::W]``; its
+        rows are gathered and folded (and charged) when the next epoch is planned."""
         indices = indices.to(self.device)
+        if self.context.active:
+            self._pending.append(_rows(indices, self.stats.measure(
+                logits, targets.to(self.device), losses)))
+            return
         self.stats.record(indices, logits.detach(), targets.to(self.device), losses.detach(),
                           step=self.meter.iterations)
         self.meter.charge(forward=indices.shape[0], backward=0, steps=0)
         self._scored += indices.shape[0]
 
+    def _fold_pending(self) -> None:
+        """Gather a data-parallel scoring pass (every rank scored ``arange(N)[r::W]``), fold it
+        and charge it: one collective per pass."""
+        if not self._pending:  # every rank scores a shard of N >= W samples, or none does
+            return
+        rows = all_gather_rows(torch.cat(self._pending), self.context, total=self.budget.num_train)
+        self._pending.clear()
+        self._fold_rows(rows)
+
+    def scoring_shard(self) -> Tensor:
+        """The samples a scoring pass scores on this rank: ``arange(N)`` (``arange(N)[r::W]``
+        under DDP, every sample once over the ranks)."""
+        context = self.context
+        return torch.arange(self.budget.num_train, device=self.device)[
+            context.rank::context.world_size]
+
     @property
     def scored_since_plan(self) -> int:
-        """Samples scored by :meth:`score` since the last plan (a scoring pass scores all N)."""
+        """Samples scored by :meth:`score` since the last plan (a scoring pass scores all N;
+        under DDP: N once this rank has scored its :meth:`scoring_shard`)."""
+        pending = sum(rows.shape[0] for rows in self._pending)
+        if pending and pending >= self.scoring_shard().numel():
+            return self.budget.num_train
         return self._scored
 
     def select(self, candidates: Batch, losses: Tensor, logits: Tensor) -> list[Batch]:
@@ -234,7 +288,18 @@ class SamplingCore:
             part_losses = part_losses.unsqueeze(1)
         step = self.meter.iterations
         k = part_losses.shape[1]
-        if sources is None or k == 1:  # no mixing (any target shape, e.g. token sequences)
+        if self.context.active:  # every rank folds every rank's rows, in plan order
+            if sources is None or k == 1:
+                source = (torch.arange(indices.shape[0], device=indices.device)
+                          if sources is None else sources[:, 0])
+                rows = _rows(indices[source], self.stats.measure(logits, targets[source],
+                                                                 part_losses[:, 0]))
+            else:
+                rows = _rows(indices[sources].flatten(), self.stats.measure(
+                    logits.repeat_interleave(k, dim=0), targets[sources].flatten(),
+                    part_losses.flatten()), shares.detach().flatten())
+            self._fold_rows(all_gather_rows(rows, self.context), charge=False)
+        elif sources is None or k == 1:  # no mixing (any target shape, e.g. token sequences)
             source = (torch.arange(indices.shape[0], device=indices.device) if sources is None
                       else sources[:, 0])
             self.stats.record(indices[source], logits, targets[source], part_losses[:, 0],
@@ -248,6 +313,16 @@ class SamplingCore:
                      else sources[:, 0])
             self.sampler.observe(indices[first], BatchScores(part_losses[:, 0], logits,
                                                              targets[first]))
+
+    def _fold_rows(self, rows: Tensor, *, charge: bool = True) -> None:
+        """Fold gathered :func:`_rows` into the statistics; ``charge``: as a scoring pass."""
+        if rows.shape[0] == 0:
+            return
+        self.stats.fold(rows[:, 0].long(), rows[:, 1:6].float(), self.meter.iterations,
+                        rows[:, 6].float())
+        if charge:
+            self.meter.charge(forward=rows.shape[0], backward=0, steps=0)
+            self._scored += rows.shape[0]
 
     def objective(self, part_losses: Tensor, shares: Tensor | None = None,
                   weights: Tensor | None = None) -> Tensor:
@@ -292,8 +367,10 @@ class SamplingCore:
 
     def charge_step(self, samples: int) -> None:
         """Charge one training micro-batch of ``samples`` forwarded and back-propagated samples;
-        every ``accumulation``-th micro-batch counts as an optimiser step."""
+        every ``accumulation``-th micro-batch counts as an optimiser step. Under DDP ``samples`` is
+        this rank's count and every rank trains as many: the meter charges ``W`` times it."""
         self._micro += 1
+        samples *= self.context.world_size
         self.meter.charge(forward=samples, backward=samples,
                           steps=1 if self._micro % self.accumulation == 0 else 0)
 
@@ -318,6 +395,29 @@ class SamplingCore:
         self.select_generator.set_state(state["select_generator"])
         weights = state["weights"]
         self._weights = None if weights is None else weights.to(self.device)
+
+
+def _rows(indices: Tensor, measures: Tensor, credit: Tensor | None = None) -> Tensor:
+    """One float64 row a sample occurrence for the all-gather: index (exact below 2^53), the five
+    :meth:`SampleStats.measure` columns and the credit (1 without mixing)."""
+    credit = torch.ones(indices.shape[0], device=indices.device) if credit is None else credit
+    return torch.cat([indices.double().unsqueeze(1), measures.double(),
+                      credit.double().unsqueeze(1)], dim=1)
+
+
+def _check_data_parallel(sampler: Sampler, budget: Budget, batch_size: int, world: int) -> None:
+    """What data-parallel training needs: decisions every rank takes alike."""
+    if sampler.needs_scores:
+        raise ValueError(f"sampler {type(sampler).__name__} selects from scored batches, which is "
+                         "single-process only (each rank would keep a different number)")
+    if sampler.needs_lookahead:
+        raise ValueError(f"sampler {type(sampler).__name__} weighs examples by a look-ahead step of "
+                         "the model, which is single-process only")
+    if budget.time_budget_s is not None:
+        raise ValueError("a time budget is single-process only (the ranks' clocks differ)")
+    if batch_size % world:
+        raise ValueError(f"the batch size {batch_size} is global under data parallelism and must "
+                         f"be a multiple of the {world} processes")
 
 
 def _device_of(tree: Any, default: torch.device) -> torch.device:
