@@ -204,8 +204,8 @@ def test_cli_train_and_compare_with_the_oracle(tmp_path, capsys):
                  "--out", str(tmp_path / "t")]) in (0, None)
     result = json.loads((tmp_path / "t" / "result.json").read_text())
     assert result["config"]["sampler"]["sampler_params"] == {"beta": 0.7}
-    assert main(["compare", *tiny, "--noises", "0.4", "--samplers", "uniform,mentornet,oracle", "--seeds", "0",
-                 "--out", str(tmp_path / "c")]) in (0, None)
+    assert main(["compare", *tiny, "--noises", "0.4", "--samplers", "uniform,mentornet,oracle",
+                 "--seeds", "0", "--out", str(tmp_path / "c")]) in (0, None)
     report = (tmp_path / "c" / "report.md").read_text()
     assert "| oracle" in report and "oracle" in report.split("How to read")[1]
     oracle_row = next(line for line in report.splitlines() if "| oracle" in line)
