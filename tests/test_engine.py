@@ -96,3 +96,14 @@ def test_learns_the_synthetic_task():
     result = train(small_config(epochs=6))
     assert result["test_acc"] > 0.9
     assert result["history"][-1]["train_loss"] < result["history"][0]["train_loss"]
+
+
+def test_a_setting_missing_from_a_saved_config_counts_as_its_default():
+    from swiftsampler.config import RunConfig
+    from swiftsampler.engine.checkpoint import config_difference
+
+    current = RunConfig().to_dict()
+    older = {k: v for k, v in current.items() if k != "precision"}  # written before --precision
+    assert config_difference(older, current) is None
+    assert config_difference(older, RunConfig().replace(precision="bf16").to_dict()) == \
+        "precision: 'fp32' != 'bf16'"

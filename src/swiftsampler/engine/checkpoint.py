@@ -15,6 +15,7 @@ from typing import Any
 
 import torch
 
+from ..config import RunConfig
 from ..data.files import describe_exception
 from ..errors import ConfigError
 from ..files import write_atomic
@@ -81,7 +82,10 @@ def _refusal(exc: pickle.UnpicklingError) -> str:
 
 def config_difference(saved: dict[str, Any], current: dict[str, Any],
                       ignore: tuple[str, ...] = ("checkpoint_every", "workers")) -> str | None:
-    """The first setting that differs between two ``RunConfig.to_dict()`` s, as ``key: a != b``."""
+    """The first setting that differs between two ``RunConfig.to_dict()`` s, as ``key: a != b``.
+
+    A setting missing from ``saved`` (a config written before the setting existed) counts as its
+    default, so results and checkpoints of an earlier version stay usable while it is unchanged."""
     def flat(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
         out: dict[str, Any] = {}
         for k, v in d.items():
@@ -91,7 +95,7 @@ def config_difference(saved: dict[str, Any], current: dict[str, Any],
                 out[f"{prefix}{k}"] = v
         return out
 
-    a, b = flat(saved), flat(current)
+    a, b = {**flat(RunConfig().to_dict()), **flat(saved)}, flat(current)
     for key in sorted(set(a) | set(b)):
         if key.rsplit(".", 1)[-1] in ignore:
             continue
