@@ -179,7 +179,7 @@ class SwiftSearch:
         build_s = time.perf_counter() - t0
         start = trainer.core.meter.backward_samples
         train_s0, wall_s0 = trainer.train_s, trainer.wall_s
-        p0 = self.search.init_fraction
+        p0 = trainer.core.meter.progress  # where the shared initialisation ended (an epoch end)
         p1 = min(1.0, p0 + self.search.inner_epochs / self.cfg.budget.epochs)
         schedule = trainer.schedule
         if self.search.inner_schedule == "compressed":
