@@ -81,9 +81,9 @@ def main() -> None:
     parser.add_argument("--seeds", default="0")
     parser.add_argument("--variants", default="none,default", help="of: " + ",".join(SHORT))
     parser.add_argument("--n-trials", type=int, default=30)
-    parser.add_argument("--shots", type=int, default=300, help="training images per class")
+    parser.add_argument("--shots", type=int, default=100, help="training images per class")
     parser.add_argument("--epochs", type=int, default=10)
-    parser.add_argument("--val-ratio", type=float, default=0.05)
+    parser.add_argument("--val-ratio", type=float, default=0.02)
     parser.add_argument("--full-size", action="store_true",
                         help="the issue's setting: 2000 shots per class (20k images), val 10%%")
     parser.add_argument("--no-rank", dest="rank", action="store_false")
@@ -103,7 +103,7 @@ def main() -> None:
     for seed in seeds:
         cfg = base.replace(seed=seed)
         data = prepare_data(cfg.data, cfg.data_seed)
-        uniform = cached(args.out / f"uniform_s{seed}.json", lambda: _train(cfg, data))
+        uniform = cached(args.out / f"uniform_s{seed}.json", lambda cfg=cfg, data=data: _train(cfg, data))
         print(f"seed {seed} uniform: {100 * uniform['test_acc']:.2f}% in {uniform['wall_s']:.1f} s",
               flush=True)
         for label in variants:
@@ -111,7 +111,8 @@ def main() -> None:
             folder = args.out / f"search_{key}_s{seed}"
             search = replace(SearchConfig(n_trials=args.n_trials), **VARIANTS[label])
 
-            def run_search(folder: Path = folder, search: SearchConfig = search) -> dict:
+            def run_search(folder: Path = folder, search: SearchConfig = search,
+                           cfg: RunConfig = cfg, data=data) -> dict:  # noqa: ANN001
                 t0 = time.perf_counter()
                 outcome = SwiftSearch(cfg, search, folder, data=data).run()
                 wall = time.perf_counter() - t0
@@ -125,7 +126,7 @@ def main() -> None:
 
             found = cached(folder / "summary.json", run_search)
             card = str(folder / "sampler.json")
-            trained = cached(args.out / f"train_{key}_s{seed}.json", lambda card=card: _train(
+            trained = cached(args.out / f"train_{key}_s{seed}.json", lambda card=card, cfg=cfg, data=data: _train(
                 cfg.replace(sampler="swift", sampler_card=card), data))
             row = {**found, "full_runs": found["wall_s"] / uniform["wall_s"],
                    "test_acc": trained["test_acc"], "uniform_test_acc": uniform["test_acc"]}
@@ -139,7 +140,8 @@ def main() -> None:
                                  data=data)
             subset = replace(SearchConfig(), pruner="none", references=())
             rank = cached(args.out / f"rank_s{seed}.json",
-                          lambda: rank_correlation(runner, trials, subset))
+                          lambda runner=runner, trials=trials, subset=subset:
+                          rank_correlation(runner, trials, subset))
             print(f"rank correlation full vs subset inner loop: Spearman {rank['spearman']:.3f}, "
                   f"Kendall {rank['kendall']:.3f} over {rank['n']} candidates", flush=True)
 

@@ -257,7 +257,8 @@ class SwiftSearch:
                 "trials_wall_s": sum(t.get("trial_s", 0.0) for t in result.trials),
                 **{key: sum(t.get(key, 0.0) for t in result.trials)
                    for key in ("propose_s", "build_s", "eval_s")},
-                "full_run_s": full_run_s, "full_runs": None if not full_run_s else wall_s / full_run_s,
+                "full_run_s": full_run_s,
+                "full_runs": None if not full_run_s else wall_s / full_run_s,
                 "full_run_source": source,
                 "init_backward_samples": self.init_cost.get("backward_samples"),
                 "trials_backward_samples": sum(t.get("backward_samples", 0) for t in result.trials)}

@@ -46,8 +46,7 @@ from ..errors import ConfigError
 from ..files import write_csv, write_json
 from ..samplers import SamplerCard, SwiftSampler
 from .config import SearchConfig
-from .study import (ORIGIN_ATTR, PRUNED_ATTR, UNIFORM_ATTR, finished, open_study, run_trials,
-                    study_settings)
+from .study import ORIGIN_ATTR, PRUNED_ATTR, UNIFORM_ATTR, finished, open_study, run_trials, study_settings
 from .warm import warm_start_params
 
 __all__ = ["Objective", "SearchResult", "save_search", "search_sampler"]
