@@ -19,7 +19,17 @@ REFERENCES = ("drop-loss",)
 
 @dataclass(frozen=True)
 class SearchConfig:
-    """Settings of ``swiftsampler search`` (the training settings are a :class:`RunConfig`)."""
+    """Settings of ``swiftsampler search`` (the training settings are a :class:`RunConfig`).
+
+    The speed-ups of a swift search (issue 18; their defaults are measured in
+    docs/swift_sampler.md): ``train_subset`` and ``val_subset`` are the stratified fractions of the
+    training and validation rows the inner loop uses (:mod:`.subset`); ``rungs`` is how many
+    equally spaced validation scores an inner loop reports, and ``pruner`` the Optuna pruner that
+    stops poor candidates on them (``none``, ``median``, ``successive-halving``, ``hyperband``);
+    ``references`` are reference samplers tried after the uniform one and ``warm_start`` a card or
+    search directory of a related setting whose parameters are tried first (:mod:`.warm`); ``jobs``
+    is the number of processes running trials at once (:mod:`.parallel`).
+    """
 
     n_trials: int = 30
     search_algo: str = "gp"

@@ -241,7 +241,8 @@ class SwiftSearch:
                 settings=cfg.to_dict(), resume=resume, progress=progress, on_trial=on_trial,
                 provenance={"dataset": cfg.data.dataset, "task": self.data.task,
                             "model": cfg.model.model, "noise": cfg.data.noise,
-                            "noise_type": cfg.data.noise_type, "budget": cfg.budget.budget, "epochs": cfg.budget.epochs,
+                            "noise_type": cfg.data.noise_type, "budget": cfg.budget.budget,
+                            "epochs": cfg.budget.epochs,
                             "seed": cfg.seed})
         finally:
             if workers is not None:
