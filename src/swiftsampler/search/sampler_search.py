@@ -133,6 +133,10 @@ def search_sampler(objective: Objective, num_samples: int, *, search: SearchConf
                 trial.set_user_attr(key, number if isinstance(number, int) else float(number))
             if not floor and trial.should_prune():
                 trial.set_user_attr(PRUNED_ATTR, step)
+                if on_trial is not None:
+                    kept = {objective_name: float(score), **dict(metrics or {})}
+                    on_trial({"trial": trial.number, "best": best_so_far(None),
+                              "pruned_at": step, **kept})
                 raise optuna.TrialPruned(f"pruned at step {step} of {search.rungs}")
 
         t1 = time.perf_counter()
@@ -148,10 +152,14 @@ def search_sampler(objective: Objective, num_samples: int, *, search: SearchConf
             trial.set_user_attr(key, value if isinstance(value, int) else float(value))
         value = float(metrics[objective_name])
         if on_trial is not None:
-            done = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
-            best = max([value, *(t.value for t in done if t.value is not None)])
-            on_trial({"trial": trial.number, "best": best, **metrics})
+            on_trial({"trial": trial.number, "best": best_so_far(value), **metrics})
         return value
+
+    def best_so_far(value: float | None) -> float | None:
+        """The study's best complete value, this trial's ``value`` included (None: it has none)."""
+        done = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
+        values = [v for v in (value, *(t.value for t in done)) if v is not None]
+        return max(values) if values else None
 
     run_trials(study, trial_objective, search.n_trials,
                on_change=lambda complete: bar.update(min(complete, bar.total) - bar.n))
