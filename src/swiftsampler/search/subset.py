@@ -54,14 +54,15 @@ def subset_data(data: PreparedData, train_fraction: float, val_fraction: float,
     training rows (indices into ``data``'s training part)."""
     train_rows = stratified_subset(data.train_y, train_fraction, make_generator(seed, "inner train"))
     val_rows = stratified_subset(data.val_y, val_fraction, make_generator(seed, "inner val"))
-    if data.streamed:  # LazyInputs index like tensors, per row
-        raise ValueError("a subset of streamed inputs is not supported; use --train-subset 1 "
-                         "--val-subset 1")
-    kept = {name: getattr(data, name)[train_rows.to(getattr(data, name).device)]
+    kept = {name: _take(getattr(data, name), train_rows)
             for name in ("train_x", "train_y", "train_clean_y", "train_noisy", "train_index")}
-    kept.update(val_x=data.val_x[val_rows.to(data.val_x.device)],
-                val_y=data.val_y[val_rows.to(data.val_y.device)])
+    kept.update(val_x=_take(data.val_x, val_rows), val_y=_take(data.val_y, val_rows))
     return dataclasses.replace(data, **kept), train_rows
+
+
+def _take(values: Any, rows: Tensor) -> Any:
+    """``values[rows]`` for a tensor (on its device) or file-streamed inputs (LazyInputs)."""
+    return values[rows.to(values.device)] if isinstance(values, Tensor) else values[rows]
 
 
 def subset_state(state: dict[str, Any], rows: Tensor, num_samples: int) -> dict[str, Any]:
