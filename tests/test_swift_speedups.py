@@ -144,3 +144,12 @@ def test_two_jobs_give_the_trials_of_one_and_the_cost_is_printed_and_recorded(tm
     line = next(x for x in printed.splitlines() if x.strip().startswith("full runs"))
     assert f"{cost['full_runs']:.2f} x one uniform training run" in line
     assert all(cost[k] >= 0 for k in ("build_s", "eval_s", "propose_s"))
+
+
+@pytest.mark.parametrize("name, kind", [("none", "NopPruner"), ("median", "MedianPruner"),
+                                        ("successive-halving", "SuccessiveHalvingPruner"),
+                                        ("hyperband", "HyperbandPruner")])
+def test_each_pruner_name_builds_optunas_pruner(name, kind):
+    from swiftsampler.search.study import make_pruner
+
+    assert type(make_pruner(SearchConfig(pruner=name))).__name__ == kind
