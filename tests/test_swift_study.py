@@ -33,7 +33,7 @@ from .test_swift_search import small
 
 TINY = ["--dataset", "synthetic", "--model", "mlp", "--width", "16", "--epochs", "4",
         "--num-samples", "400", "--batch-size", "32", "--search-algo", "random", "--n-trials", "6",
-        "--no-plots", "--progress", "off"]
+        "--no-plots", "--progress", "off", "--pruner", "none"]  # every trial complete
 
 
 def _one_line_error(capsys, argv):

@@ -214,6 +214,9 @@ def cmd_search(args: argparse.Namespace) -> int:
         init_fraction=args.init_fraction, features=tuple(args.features.split(",")),
         transform=args.transform, n_knots=args.n_knots, combine=args.combine, floor=args.floor,
         storage=args.storage, study_name=args.study_name, heartbeat=args.heartbeat,
+        pruner=args.pruner, rungs=args.rungs, train_subset=args.train_subset,
+        val_subset=args.val_subset, jobs=args.jobs, warm_start=args.warm_start,
+        references=tuple(r for r in args.references.split(",") if r and r != "none"),
     )
     out = check_output_dir(args.out)
     runner = SwiftSearch(cfg, search, out)
@@ -425,6 +428,27 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument("--combine", default="product", help="product or sum (default: product)")
     search.add_argument("--floor", type=float, default=0.0,
                         help="probability floor as a fraction of uniform (default: 0)")
+    search.add_argument("--pruner", choices=("none", "median", "successive-halving", "hyperband"),
+                        default="successive-halving",
+                        help="Optuna pruner stopping poor candidates at the --rungs points of "
+                             "their inner loop (default: successive-halving)")
+    search.add_argument("--rungs", type=int, default=3, metavar="R",
+                        help="validation scores reported per inner loop, equally spaced "
+                             "(default: 3)")
+    search.add_argument("--train-subset", type=float, default=0.5, metavar="F",
+                        help="fraction of the training rows the inner loop trains on, stratified "
+                             "by class (default: 0.5)")
+    search.add_argument("--val-subset", type=float, default=0.3, metavar="F",
+                        help="fraction of the validation rows the inner loop scores on, "
+                             "stratified by class (default: 0.3)")
+    search.add_argument("--jobs", type=int, default=1, metavar="N",
+                        help="trials run at once by N processes sharing the study (default: 1)")
+    search.add_argument("--warm-start", metavar="CARD|DIR",
+                        help="enqueue the parameters of a card (or of the card and best trials "
+                             "of a search directory) searched in a related setting")
+    search.add_argument("--references", default="drop-loss", metavar="NAME[,NAME]",
+                        help="reference samplers tried after the uniform one: drop-loss or none "
+                             "(default: drop-loss)")
     search.add_argument("--storage", metavar="PATH|URL",
                         help="Optuna storage: a journal file (shared by several workers) or a "
                              "database URL; default: in memory")

@@ -318,10 +318,14 @@ class Trainer:
                               f"({describe_exception(exc)[:300]})") from None
 
     # ---------------------------------------------------------------- the loop
-    def train(self, until: float = 1.0, *, schedule: Schedule | None = None) -> Trainer:
+    def train(self, until: float = 1.0, *, schedule: Schedule | None = None,
+              within_epoch: bool = False) -> Trainer:
         """Train until the budget is spent, or until ``progress >= until`` at an epoch's end.
 
         ``schedule`` maps budget progress to the learning rate (default: the config's schedule).
+        ``within_epoch`` stops at the first step where ``progress >= until`` and ends the epoch
+        there (evaluated and logged as any epoch; the next call plans a new one): the search's
+        intermediate reports inside one inner epoch.
         """
         schedule = schedule or self.schedule
         t_start = time.perf_counter()
@@ -332,6 +336,10 @@ class Trainer:
             if self._rng["cuda"] is not None and torch.cuda.is_available():
                 torch.cuda.set_rng_state_all(self._rng["cuda"])
             bar = self._bar = self._progress_bar()
+
+            def done() -> bool:  # plain Python numbers: no device sync
+                return meter.exhausted or (within_epoch and meter.progress >= until)
+
             while not meter.exhausted and meter.progress < until:
                 t_epoch = time.perf_counter()
                 meter.start_clock()  # a time budget counts the training loop only
@@ -344,18 +352,18 @@ class Trainer:
                 plan = core.plan_epoch()  # 2. the epoch's plan, sized to the budget left
                 if not core.selecting:  # 3a. sample-then-batch
                     for batch in loader.batches(plan.indices, core.local_batch_size):
-                        if meter.exhausted:
+                        if done():
                             break
                         self._step(batch._replace(weights=core.weights_of(batch.indices)),
                                    tally, schedule, bar, record=True)
                 else:  # 3b. batch-then-sample: score candidates, train the selection
                     for candidates in loader.batches(plan.indices, core.candidate_batch_size()):
-                        if meter.exhausted:
+                        if done():
                             break
                         losses, logits = self._scores(candidates)
                         kept = self._charged(tally, core.select, candidates, losses, logits)
                         for batch in kept:
-                            if meter.exhausted:
+                            if done():
                                 break
                             self._step(batch, tally, schedule, bar, record=False)
                 if meter.budget.time_budget_s is not None and self.device.type == "cuda":

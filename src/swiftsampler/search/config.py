@@ -11,11 +11,25 @@ from ..samplers._swift import TRANSFORMS
 
 SEARCH_ALGOS = ("gp", "tpe", "random")
 INNER_SCHEDULES = ("compressed", "continue")
+#: Optuna pruners of the multi-fidelity inner loop (built in :func:`.study.make_pruner`).
+PRUNERS = ("none", "median", "successive-halving", "hyperband")
+#: Reference samplers enqueued after the uniform one (:mod:`.warm`).
+REFERENCES = ("drop-loss",)
 
 
 @dataclass(frozen=True)
 class SearchConfig:
-    """Settings of ``swiftsampler search`` (the training settings are a :class:`RunConfig`)."""
+    """Settings of ``swiftsampler search`` (the training settings are a :class:`RunConfig`).
+
+    The speed-ups of a swift search (issue 18; their defaults are measured in
+    docs/swift_sampler.md): ``train_subset`` and ``val_subset`` are the stratified fractions of the
+    training and validation rows the inner loop uses (:mod:`.subset`); ``rungs`` is how many
+    equally spaced validation scores an inner loop reports, and ``pruner`` the Optuna pruner that
+    stops poor candidates on them (``none``, ``median``, ``successive-halving``, ``hyperband``);
+    ``references`` are reference samplers tried after the uniform one and ``warm_start`` a card or
+    search directory of a related setting whose parameters are tried first (:mod:`.warm`); ``jobs``
+    is the number of processes running trials at once (:mod:`.parallel`).
+    """
 
     n_trials: int = 30
     search_algo: str = "gp"
@@ -31,6 +45,13 @@ class SearchConfig:
     study_name: str = "swiftsampler"
     startup_trials: int = 10
     heartbeat: int = 60
+    pruner: str = "successive-halving"
+    rungs: int = 3
+    train_subset: float = 0.5
+    val_subset: float = 0.3
+    jobs: int = 1
+    warm_start: str | None = None
+    references: tuple[str, ...] = REFERENCES
 
     def __post_init__(self) -> None:
         if not isinstance(self.n_trials, int) or self.n_trials < 1:
@@ -47,6 +68,19 @@ class SearchConfig:
             raise ConfigError(f"--heartbeat: must be a positive number of seconds, got {self.heartbeat!r}")
         if not 0 < self.init_fraction < 1:
             raise ConfigError(f"--init-fraction: must be in (0, 1), got {self.init_fraction!r}")
+        if self.pruner not in PRUNERS:
+            raise ConfigError(f"--pruner: must be one of {', '.join(PRUNERS)}, got {self.pruner!r}")
+        if not isinstance(self.rungs, int) or not 1 <= self.rungs <= 100:
+            raise ConfigError(f"--rungs: must be an integer in [1, 100], got {self.rungs!r}")
+        for flag, value in (("--train-subset", self.train_subset), ("--val-subset", self.val_subset)):
+            if not 0 < value <= 1:
+                raise ConfigError(f"{flag}: must be in (0, 1], got {value!r}")
+        if not isinstance(self.jobs, int) or not 1 <= self.jobs <= 256:
+            raise ConfigError(f"--jobs: must be an integer in [1, 256], got {self.jobs!r}")
+        unknown = [r for r in self.references if r not in REFERENCES]
+        if unknown:
+            raise ConfigError(f"--references: unknown reference sampler {unknown[0]!r} "
+                              f"(known: {', '.join(REFERENCES)})")
         TRANSFORMS.get(self.transform)
         try:
             self.family()  # validates features, knots, combine, floor
@@ -65,3 +99,8 @@ class SearchConfig:
         """The settings as JSON values (what a card records), without the storage's address."""
         return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()
                 if k != "storage"}
+
+    @property
+    def subset(self) -> bool:
+        """Whether the inner loop runs on a subset of the training or validation data."""
+        return self.train_subset < 1 or self.val_subset < 1

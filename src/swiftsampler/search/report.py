@@ -50,7 +50,10 @@ def format_search_summary(runner: Any, outcome: dict[str, Any], plots: list[Path
         f"{prov['best_trial']}, numbered as in trials.csv); uniform sampler "
         f"{_pct(outcome['uniform_value'])}",
         f"  cost       {outcome['wall_s']:.1f} s (shared initialisation "
-        f"{cost['init_wall_s']:.1f} s, trials {cost['trials_wall_s']:.1f} s)",
+        f"{cost['init_wall_s']:.1f} s, trials {cost['trials_wall_s']:.1f} s: building trainers "
+        f"{cost['build_s']:.1f} s, validation {cost['eval_s']:.1f} s, proposals "
+        f"{cost['propose_s']:.1f} s){_pruned(prov)}",
+        f"  full runs  {format_full_runs(cost)}",
         f"  card       {runner.out / 'sampler.json'}",
         f"  trials     {runner.out / 'trials.csv'}",
     ]
@@ -62,6 +65,19 @@ def format_search_summary(runner: Any, outcome: dict[str, Any], plots: list[Path
     lines += [f"  plot       {p}" for p in plots]
     lines.append("  next       " + train_command(runner.cfg, runner.out / "sampler.json"))
     return "\n".join(lines)
+
+
+def format_full_runs(cost: dict[str, Any]) -> str:
+    """The search's cost in full-run units, with the run it is measured against."""
+    if not cost.get("full_runs"):
+        return "- (no uniform run to compare with)"
+    return (f"{cost['full_runs']:.2f} x one uniform training run ({cost['full_run_s']:.1f} s, "
+            f"{cost['full_run_source']})")
+
+
+def _pruned(prov: dict[str, Any]) -> str:
+    pruned = prov.get("pruned") or 0
+    return f"; {pruned} of {prov['trials']} trials pruned" if pruned else ""
 
 
 def train_command(cfg: Any, card: Path) -> str:

@@ -11,6 +11,17 @@ than uniform on its own objective. ``--storage`` puts the study in a journal fil
 stopped search resumes and several workers share one study (:mod:`.study`: ``--n-trials`` is the
 study's, each trial is seeded by its number, a killed worker's trial is re-queued).
 
+**Speed-ups** (issue 18, each measured in docs/swift_sampler.md): the inner loop runs on a
+stratified subset of the training and validation rows (``train_subset``, ``val_subset``:
+:mod:`.subset`); it reports the validation score at ``rungs`` equally spaced points of the inner
+window and the study's pruner stops poor candidates early (:mod:`.study`); reference samplers and a
+warm start are enqueued (:mod:`.warm`); ``jobs`` worker processes share the study (:mod:`.parallel`).
+
+**Cost in full-run units**: the search's wall time divided by the wall time of one uniform training
+run of the same setting. Unless the caller measured that run (``full_run_s``), it is estimated from
+the shared initialisation, which *is* that run's first ``init_fraction``:
+``full_run_s = init_wall_s / init_fraction``.
+
 The shared initialisation is cached in ``DIR/init.pt`` (a checkpoint: tensors and plain values, read
 with ``weights_only=True``). Workers sharing ``DIR`` that start together each train it, and the first
 to finish publishes it (an exclusive create); the others load that one and use it, so every trial of
@@ -34,8 +45,11 @@ from ..engine.checkpoint import config_difference
 from ..errors import ConfigError
 from ..samplers import SwiftSampler
 from .config import SEARCH_ALGOS, SearchConfig
-from .sampler_search import save_search, search_sampler
-from .study import open_storage
+from .parallel import run_workers, shared_storage
+from .sampler_search import Report, save_search, search_sampler
+from .study import open_storage, open_study, study_settings
+from .subset import subset_data, subset_state
+from .warm import warm_start_params
 
 INIT_NAME = "init.pt"
 _INIT_PARTS = ("config", "init_fraction", "state", "cost")
@@ -58,6 +72,7 @@ class SwiftSearch:
         self.family = search.family()
         self.out = Path(out_dir)
         self._data = data
+        self._inner: tuple[PreparedData, Any] | None = None
         self.init_state: dict[str, Any] | None = None
         self.init_cost: dict[str, float] = {}
         self._progress = False
@@ -68,6 +83,23 @@ class SwiftSearch:
         if self._data is None:
             self._data = prepare_data(self.cfg.data, self.cfg.data_seed)
         return self._data
+
+    @property
+    def inner_data(self) -> tuple[PreparedData, Any]:
+        """The inner loop's data and its training rows in :attr:`data` (None: all of them)."""
+        if self._inner is None:
+            search = self.search
+            if search.subset:
+                self._inner = subset_data(self.data, search.train_subset, search.val_subset,
+                                          self.cfg.data_seed)
+            else:
+                self._inner = (self.data, None)
+        return self._inner
+
+    @property
+    def inner_size(self) -> int:
+        """The number of training rows of the inner loop (what its samplers are built for)."""
+        return int(self.inner_data[0].train_y.shape[0])
 
     # ---------------------------------------------------------------- inner loop
     def shared_init(self, progress: bool = False) -> dict[str, Any]:
@@ -124,20 +156,30 @@ class SwiftSearch:
     def evaluate(self, theta: list[float]) -> dict[str, float]:
         """The objective of ``theta`` (the family's knot values): see :meth:`fine_tune`."""
         search = self.search
-        return self.fine_tune(SwiftSampler(self.data.train_y.shape[0], params=theta,
+        return self.fine_tune(SwiftSampler(self.inner_size, params=theta,
                                            features=search.features, transform=search.transform,
                                            n_knots=search.n_knots, combine=search.combine,
                                            floor=search.floor, warmup=0.0))
 
-    def fine_tune(self, sampler: SwiftSampler) -> dict[str, float]:
+    def fine_tune(self, sampler: SwiftSampler, report: Report | None = None) -> dict[str, float]:
         """The search's inner loop: fine-tune from the shared initialisation with ``sampler`` for
-        ``inner_epochs`` epochs of the budget and score the model on the validation split."""
+        ``inner_epochs`` epochs of the budget (on the inner subset) and score the model on the
+        (inner) validation split, reporting the score at ``rungs`` points to ``report``.
+
+        Besides the scores it returns its overhead: ``build_s`` (building the trainer and loading
+        the shared initialisation) and ``eval_s`` (the validation passes)."""
         state = self.shared_init(progress=self._progress)
-        trainer = Trainer(self.cfg, data=self.data, sampler=sampler)
-        trainer.load_state_dict(copy.deepcopy(state), sampler=False)
-        start = trainer.core.meter.backward_samples
         t0 = time.perf_counter()
-        p0 = self.search.init_fraction
+        data, rows = self.inner_data
+        trainer = Trainer(self.cfg, data=data, sampler=sampler)
+        state = copy.deepcopy(state)
+        if rows is not None:
+            state = subset_state(state, rows, self.data.train_y.shape[0])
+        trainer.load_state_dict(state, sampler=False)
+        build_s = time.perf_counter() - t0
+        start = trainer.core.meter.backward_samples
+        train_s0, wall_s0 = trainer.train_s, trainer.wall_s
+        p0 = trainer.core.meter.progress  # where the shared initialisation ended (an epoch end)
         p1 = min(1.0, p0 + self.search.inner_epochs / self.cfg.budget.epochs)
         schedule = trainer.schedule
         if self.search.inner_schedule == "compressed":
@@ -146,16 +188,30 @@ class SwiftSearch:
             # minimum under the candidate sampler (our reading of the approximated local minimum).
             full = trainer.schedule
             schedule = lambda p: full(p0 + (p - p0) * (1 - p0) / (p1 - p0))  # noqa: E731
-        trainer.train(until=p1, schedule=schedule)
-        val = trainer.evaluate("val")
-        return {"val_acc": val.acc, "val_loss": val.loss, "wall_s": time.perf_counter() - t0,
-                "backward_samples": trainer.core.meter.backward_samples - start}
+        rungs = self.search.rungs
+
+        def metrics() -> dict[str, float]:
+            last = trainer.history[-1]  # the validation pass at the end of the last inner epoch
+            return {"val_acc": last["val_acc"], "val_loss": last["val_loss"],
+                    "wall_s": time.perf_counter() - t0, "build_s": build_s,
+                    "eval_s": (trainer.wall_s - wall_s0) - (trainer.train_s - train_s0),
+                    "backward_samples": trainer.core.meter.backward_samples - start}
+
+        for step in range(1, rungs + 1):
+            trainer.train(until=p0 + (p1 - p0) * step / rungs, schedule=schedule, within_epoch=True)
+            if report is not None and step < rungs:  # may stop the trial (pruned)
+                report(trainer.history[-1]["val_acc"], step, metrics())
+        return metrics()
 
     # ---------------------------------------------------------------- outer loop
     def run(self, *, resume: bool = False, progress: bool = False,
-            on_trial: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
+            on_trial: Callable[[dict[str, Any]], None] | None = None,
+            full_run_s: float | None = None) -> dict[str, Any]:
         """Run (or continue, or join as another worker) the study; write the card, the trials table
-        and the plots. The storage and a resumed study's settings are checked before any training."""
+        and the plots. The storage and a resumed study's settings are checked before any training.
+
+        ``full_run_s``: the measured wall time of one uniform training run of this setting (the
+        unit of the cost); estimated from the shared initialisation when None."""
         if resume and self.search.storage is None:
             raise ConfigError("--resume: needs --storage (the journal file or database URL of the "
                               "study to continue)")
@@ -163,18 +219,48 @@ class SwiftSearch:
             raise ConfigError("--val-ratio must be > 0: the search scores samplers on the "
                               "validation split")
         open_storage(self.search.storage, self.search.heartbeat)  # checked before the data
+        warm_start_params(self.search)  # a bad --warm-start is found before any training too
         t_start = time.perf_counter()
         self._progress = progress
         cfg = self.cfg
-        result = search_sampler(
-            self.fine_tune, self.data.train_y.shape[0], search=self.search, seed=cfg.seed,
-            settings=cfg.to_dict(), resume=resume, progress=progress, on_trial=on_trial,
-            provenance={"dataset": cfg.data.dataset, "task": self.data.task, "model": cfg.model.model,
-                        "noise": cfg.data.noise, "noise_type": cfg.data.noise_type,
-                        "budget": cfg.budget.budget, "epochs": cfg.budget.epochs, "seed": cfg.seed})
+        workers = None
+        if self.search.jobs > 1:  # the study in a shared storage, created here, joined by workers
+            if self.search.storage is None:
+                self.search = dataclasses.replace(self.search,
+                                                  storage=shared_storage(self.out, resume))
+            self.shared_init(progress=progress)  # trained once, before the workers load it
+            family = self.family
+            open_study(self.search, study_settings(self.search, cfg.to_dict()),
+                       dict(zip(family.param_names, family.uniform_params())), cfg.seed,
+                       resume=resume, enqueue=warm_start_params(self.search))
+            workers = run_workers(self.cfg, self.search, self.out, self.search.jobs - 1)
+            resume = True
+        try:
+            result = search_sampler(
+                self.fine_tune, self.inner_size, search=self.search, seed=cfg.seed,
+                settings=cfg.to_dict(), resume=resume, progress=progress, on_trial=on_trial,
+                provenance={"dataset": cfg.data.dataset, "task": self.data.task,
+                            "model": cfg.model.model, "noise": cfg.data.noise,
+                            "noise_type": cfg.data.noise_type, "budget": cfg.budget.budget,
+                            "epochs": cfg.budget.epochs,
+                            "seed": cfg.seed})
+        finally:
+            if workers is not None:
+                workers.join()
         wall_s = time.perf_counter() - t_start
-        cost = {"wall_s": wall_s, "init_wall_s": self.init_cost.get("wall_s"),
-                "trials_wall_s": sum(t.get("wall_s", 0.0) for t in result.trials),
+        init_s = self.init_cost.get("wall_s")
+        if full_run_s is None and init_s is not None:
+            full_run_s = init_s / self.search.init_fraction
+            source = "estimated from the shared initialisation"
+        else:
+            source = "measured"
+        cost = {"wall_s": wall_s, "init_wall_s": init_s,
+                "trials_wall_s": sum(t.get("trial_s", 0.0) for t in result.trials),
+                **{key: sum(t.get(key, 0.0) for t in result.trials)
+                   for key in ("propose_s", "build_s", "eval_s")},
+                "full_run_s": full_run_s,
+                "full_runs": None if not full_run_s else wall_s / full_run_s,
+                "full_run_source": source,
                 "init_backward_samples": self.init_cost.get("backward_samples"),
                 "trials_backward_samples": sum(t.get("backward_samples", 0) for t in result.trials)}
         card = dataclasses.replace(result.card, provenance={**result.card.provenance, "cost": cost})

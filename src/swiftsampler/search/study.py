@@ -24,7 +24,14 @@
   the storage, so two workers racing for the last place cannot both win); a trial that is not, or a
   second uniform trial, is pruned before it samples anything. A worker with no place left waits
   for the others' running trials (re-queueing those whose worker died) and returns when the study
-  has its ``n_trials``.
+  has its ``n_trials``. A trial the pruner stopped (:data:`PRUNED_ATTR`) counts as one of them, as
+  in Optuna; one pruned for being surplus does not.
+* **Pruning** (:func:`make_pruner`): the inner loop reports its validation score at ``rungs``
+  points (``trial.report``) and Optuna's pruner stops a trial whose score at a point is poor
+  against the other trials' at the same point: ``median`` (below the median of earlier trials),
+  ``successive-halving`` (asynchronous successive halving, Li et al. 2020: only the top
+  1/``reduction_factor`` of a rung go on) or ``hyperband`` (Li et al. 2018: several brackets of
+  successive halving).
 """
 
 from __future__ import annotations
@@ -56,10 +63,16 @@ from .config import SearchConfig
 MAX_RETRY = 3
 #: The search settings that define the objective; a study is only continued with the same ones.
 OBJECTIVE_SETTINGS = ("features", "transform", "n_knots", "combine", "floor", "init_fraction",
-                      "inner_epochs", "inner_schedule")
+                      "inner_epochs", "inner_schedule", "train_subset", "val_subset", "rungs")
 #: Trial user attributes: the uniform sampler's trial, and the worker (``host:pid``) running a trial.
 UNIFORM_ATTR = "uniform"
 WORKER_ATTR = "worker"
+#: Trial user attributes: the rung (1-based report step) where the pruner stopped a trial, and the
+#: reference or warm-start origin of an enqueued trial.
+PRUNED_ATTR = "pruned_at"
+ORIGIN_ATTR = "origin"
+#: The reduction factor of the successive-halving and Hyperband pruners.
+REDUCTION_FACTOR = 3
 _SETTINGS_ATTR = "swiftsampler"
 _ALIVE = (TrialState.COMPLETE, TrialState.RUNNING, TrialState.WAITING)
 _POLL_S = 1.0  # how often a worker with no trial to run looks at the study again
@@ -233,6 +246,33 @@ def make_sampler(search: SearchConfig, seed: int) -> TrialSeededSampler:
     return TrialSeededSampler(samplers[search.search_algo], seed)
 
 
+def make_pruner(search: SearchConfig) -> optuna.pruners.BasePruner:
+    """The Optuna pruner of ``search.pruner`` over report steps ``1..search.rungs``."""
+    pruners: dict[str, Callable[[], optuna.pruners.BasePruner]] = {
+        "none": optuna.pruners.NopPruner,
+        "median": lambda: optuna.pruners.MedianPruner(n_startup_trials=search.startup_trials // 2,
+                                                      n_warmup_steps=0),
+        "successive-halving": lambda: optuna.pruners.SuccessiveHalvingPruner(
+            min_resource=1, reduction_factor=REDUCTION_FACTOR),
+        "hyperband": lambda: optuna.pruners.HyperbandPruner(
+            min_resource=1, max_resource=search.rungs, reduction_factor=REDUCTION_FACTOR),
+    }
+    return pruners[search.pruner]()
+
+
+def counted(trial: FrozenTrial) -> bool:
+    """Whether ``trial`` counts towards the study's ``n_trials``: complete, running, waiting, or
+    stopped by the pruner."""
+    return trial.state in _ALIVE or (trial.state == TrialState.PRUNED
+                                     and PRUNED_ATTR in trial.user_attrs)
+
+
+def finished(trial: FrozenTrial) -> bool:
+    """Whether ``trial`` is done and counted: complete, or stopped by the pruner."""
+    return trial.state == TrialState.COMPLETE or (trial.state == TrialState.PRUNED
+                                                  and PRUNED_ATTR in trial.user_attrs)
+
+
 # ------------------------------------------------------------------------------------------ study
 
 def study_settings(search: SearchConfig, training: dict[str, Any]) -> dict[str, Any]:
@@ -253,29 +293,36 @@ def settings_difference(saved: dict[str, Any], current: dict[str, Any]) -> str |
 
 
 def open_study(search: SearchConfig, settings: dict[str, Any], uniform: dict[str, float], seed: int,
-               *, resume: bool) -> optuna.Study:
-    """Create the study (storing ``settings`` and enqueueing the ``uniform`` parameters first), or,
-    with ``resume``, join the one in the storage after checking its settings."""
+               *, resume: bool, enqueue: list[tuple[str, dict[str, float]]] = ()) -> optuna.Study:
+    """Create the study (storing ``settings`` and enqueueing the ``uniform`` parameters first, then
+    the ``enqueue`` ones: ``(origin, params)``), or, with ``resume``, join the one in the storage
+    after checking its settings."""
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     storage = open_storage(search.storage, search.heartbeat)
     sampler = make_sampler(search, seed)
     try:
         study = optuna.create_study(study_name=search.study_name, storage=storage, sampler=sampler,
-                                    direction="maximize")
+                                    pruner=make_pruner(search), direction="maximize")
         study.set_user_attr(_SETTINGS_ATTR, settings)
+        created = True
     except DuplicatedStudyError:
         if not resume:
             raise ConfigError(f"--storage already holds a study {search.study_name!r}; use --resume "
                               "to continue it (or join it as another worker) or --study-name for a "
                               "new one") from None
-        study = optuna.load_study(study_name=search.study_name, storage=storage, sampler=sampler)
+        study = optuna.load_study(study_name=search.study_name, storage=storage, sampler=sampler,
+                                  pruner=make_pruner(search))
+        created = False
         diff = settings_difference(_stored_settings(study), settings)
         if diff is not None:
             raise ConfigError(f"--resume: the study {search.study_name!r} was made with other "
                               f"settings ({diff})") from None
     if not any(t.user_attrs.get(UNIFORM_ATTR) for t in study.get_trials(deepcopy=False, states=_ALIVE)):
         # The uniform sampler first (again, if its trial failed): a floor for the objective.
-        study.enqueue_trial(uniform, user_attrs={UNIFORM_ATTR: True})
+        study.enqueue_trial(uniform, user_attrs={UNIFORM_ATTR: True, ORIGIN_ATTR: "uniform"})
+    if created:
+        for origin, params in enqueue:
+            study.enqueue_trial(params, user_attrs={ORIGIN_ATTR: origin}, skip_if_exists=True)
     return study
 
 
@@ -300,7 +347,7 @@ def worker_name() -> str:
 def is_surplus(study: optuna.Study, trial: optuna.Trial, n_trials: int) -> bool:
     """Whether ``trial`` is beyond the study's ``n_trials`` (counting the complete, running and
     waiting trials numbered before it), or a second uniform trial."""
-    earlier = [t for t in study.get_trials(deepcopy=False, states=_ALIVE) if t.number < trial.number]
+    earlier = [t for t in study.get_trials(deepcopy=False) if counted(t) and t.number < trial.number]
     return len(earlier) >= n_trials or (
         bool(trial.user_attrs.get(UNIFORM_ATTR)) and any(t.user_attrs.get(UNIFORM_ATTR) for t in earlier))
 
@@ -329,8 +376,8 @@ def run_trials(study: optuna.Study, objective: Callable[[optuna.Trial], float], 
         return value
 
     while True:
-        alive = study.get_trials(deepcopy=False, states=_ALIVE)
-        complete = sum(t.state == TrialState.COMPLETE for t in alive)
+        alive = [t for t in study.get_trials(deepcopy=False) if counted(t)]
+        complete = sum(finished(t) for t in alive)
         on_change(complete)
         if complete >= n_trials:
             return
@@ -350,6 +397,7 @@ def run_trials(study: optuna.Study, objective: Callable[[optuna.Trial], float], 
                 optuna.storages.fail_stale_trials(study)
 
 
-__all__ = ["MAX_RETRY", "OBJECTIVE_SETTINGS", "UNIFORM_ATTR", "WORKER_ATTR", "HeartbeatJournalStorage",
-           "TrialSeededSampler", "is_surplus", "make_sampler", "open_storage", "open_study",
+__all__ = ["MAX_RETRY", "OBJECTIVE_SETTINGS", "ORIGIN_ATTR", "PRUNED_ATTR", "UNIFORM_ATTR",
+           "WORKER_ATTR", "HeartbeatJournalStorage", "TrialSeededSampler", "counted", "finished",
+           "is_surplus", "make_pruner", "make_sampler", "open_storage", "open_study",
            "run_trials", "settings_difference", "study_settings", "worker_name"]

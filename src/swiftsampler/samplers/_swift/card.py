@@ -55,14 +55,24 @@ PROVENANCE_TYPES: dict[str, type | tuple[type, ...]] = {
     "dataset": str, "task": str, "model": str, "noise": _NUMBER, "noise_type": str, "budget": _NUMBER,
     "epochs": int, "seed": int, "objective": str, "value": _NUMBER, "uniform_value": _NUMBER,
     "trials": int, "best_trial": int, "search": dict, "cost": dict, "created": str,
-    "swiftsampler": str,
+    "swiftsampler": str, "pruned": int,
 }
 
 #: Types of the search settings recorded in ``provenance["search"]``.
 SEARCH_TYPES: dict[str, type | tuple[type, ...]] = {
     "n_trials": int, "search_algo": str, "inner_epochs": _NUMBER, "inner_schedule": str,
     "init_fraction": _NUMBER, "features": list, "transform": str, "n_knots": int, "combine": str,
-    "floor": _NUMBER, "study_name": str, "startup_trials": int,
+    "floor": _NUMBER, "study_name": str, "startup_trials": int, "pruner": str, "rungs": int,
+    "train_subset": _NUMBER, "val_subset": _NUMBER, "jobs": int, "warm_start": str,
+    "references": list,
+}
+
+#: Types of the search's cost recorded in ``provenance["cost"]`` (seconds; ``full_runs`` is the
+#: search's wall time over the wall time of one uniform training run of the same setting).
+COST_TYPES: dict[str, type | tuple[type, ...]] = {
+    "wall_s": _NUMBER, "init_wall_s": _NUMBER, "trials_wall_s": _NUMBER, "full_run_s": _NUMBER,
+    "full_runs": _NUMBER, "full_run_source": str, "propose_s": _NUMBER, "build_s": _NUMBER,
+    "eval_s": _NUMBER,
 }
 
 
@@ -137,6 +147,7 @@ class SamplerCard:
             raise ConfigError(f"card provenance must be a mapping, got {type(self.provenance).__name__}")
         _check_types(self.provenance, PROVENANCE_TYPES, "card provenance")
         _check_types(self.provenance.get("search") or {}, SEARCH_TYPES, "card provenance.search")
+        _check_types(self.provenance.get("cost") or {}, COST_TYPES, "card provenance.cost")
         init_fraction = (self.provenance.get("search") or {}).get("init_fraction")
         if init_fraction is not None and not 0 < init_fraction < 1:
             raise ConfigError(f"card provenance.search.init_fraction must be in (0, 1), "
