@@ -279,6 +279,12 @@ CASES: list[Case] = [
          _train("--sampler", "swift", "--sampler-card", "{tmp}/card.json"),
          "expected 2 sampler parameters (1 features x 2 knots), got 1",
          _card(params=[1.0])),
+    Case("guard window of nothing",
+         _train("--sampler", "swift", "--sampler-card", "{tmp}/card.json", "--sampler-param",
+                "guard_window=0"), "guard_window must be in (0, 0.5], got 0", _card()),
+    Case("guard turned off with a word that is not true or false",
+         _train("--sampler", "swift", "--sampler-card", "{tmp}/card.json", "--sampler-param",
+                "guard=off"), "guard must be true or false, got 'off'", _card()),
     # ------------------------------------------------------------------ search
     Case("no trials", _search("--n-trials", "0"), "--n-trials: must be a positive integer, got 0"),
     Case("no inner epochs", _search("--inner-epochs", "0"), "--inner-epochs: must be positive"),

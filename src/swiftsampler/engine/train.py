@@ -31,6 +31,7 @@ whole on every rank); only rank 0 calls back, shows progress and writes checkpoi
 
 from __future__ import annotations
 
+import copy
 import logging
 import math
 import os
@@ -68,6 +69,7 @@ from ..seeding import derive_seed, make_generator
 from ..tasks import Evaluation, create_task
 from .checkpoint import CHECKPOINT_NAME, config_difference, load_checkpoint, save_checkpoint
 from .fast_path import FastModel
+from .guard import run_guard
 from .memory import build_if_it_fits
 from .result import build_result, finite_or_none
 from .threads import intra_op_threads
@@ -251,6 +253,8 @@ class Trainer:
             cfg.seed, "augment" if context.rank == 0 else f"augment/rank{context.rank}")
         self._clean_generator: torch.Generator | None = None  # L2RW's clean batches (made on use)
         self.history: list[dict[str, Any]] = []
+        self.guard_record: dict[str, Any] | None = None  # what the learned sampler's guard decided
+        self._guarding = False  # inside the guard's branches
         self.noisy_drawn = self.trained = 0
         self.weight_noisy = self.weight_total = 0.0  # loss weight on mislabelled samples / all
         self.train_s = 0.0
@@ -273,7 +277,7 @@ class Trainer:
                                     else self._clean_generator.get_state()),
                 "history": self.history, "noisy_drawn": self.noisy_drawn, "train_s": self.train_s,
                 "noise_tally": [self.trained, self.weight_noisy, self.weight_total],
-                "grad_scaler": self.fast.scaler_state(),
+                "grad_scaler": self.fast.scaler_state(), "guard": self.guard_record,
                 **({"world_size": self.context.world_size, "augment_generators": gather_states(
                     self.augment_generator.get_state(), self.context)}
                    if self.context.active else {})}
@@ -298,6 +302,20 @@ class Trainer:
         trained, self.weight_noisy, self.weight_total = state.get("noise_tally", [0, 0.0, 0.0])
         self.trained = int(trained)
         self.fast.load_scaler_state(state.get("grad_scaler"))
+        self.guard_record = state.get("guard")
+
+    def snapshot(self) -> dict[str, Any]:
+        """A deep copy of the whole state, taken inside :meth:`train` (the live RNG state included),
+        for :meth:`restore` to return to (the guard's paired branches)."""
+        self._rng = self._global_rng()
+        return copy.deepcopy(self.state_dict())
+
+    def restore(self, state: dict[str, Any]) -> None:
+        """Go back to a :meth:`snapshot` inside :meth:`train`, the live RNG state included."""
+        self.load_state_dict(copy.deepcopy(state))
+        torch.set_rng_state(self._rng["cpu"])
+        if self._rng["cuda"] is not None and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(self._rng["cuda"])
 
     def resume(self, path: str | Path | None = None) -> None:
         """Load the checkpoint at ``path`` (default: the run's checkpoint) if its config matches."""
@@ -329,51 +347,84 @@ class Trainer:
         """
         schedule = schedule or self.schedule
         t_start = time.perf_counter()
-        core, meter, loader = self.core, self.core.meter, self.loaders.train
-        eval_batch_size = self.cfg.optim.eval_batch_size
         with intra_op_threads(self.cfg.threads), torch.random.fork_rng(devices=self._cuda):
             torch.set_rng_state(self._rng["cpu"])
             if self._rng["cuda"] is not None and torch.cuda.is_available():
                 torch.cuda.set_rng_state_all(self._rng["cuda"])
             bar = self._bar = self._progress_bar()
-
-            def done() -> bool:  # plain Python numbers: no device sync
-                return meter.exhausted or (within_epoch and meter.progress >= until)
-
-            while not meter.exhausted and meter.progress < until:
-                t_epoch = time.perf_counter()
-                meter.start_clock()  # a time budget counts the training loop only
-                tally = EpochTally(self.device)
-                self.model.train()
-                if core.scoring_pass_due():  # 1. every statistic refreshed, charged
-                    for batch in self._scoring_batches(eval_batch_size):
-                        self._charged(tally, core.score, batch.indices, *self._scores(batch),
-                                      batch.targets)
-                plan = core.plan_epoch()  # 2. the epoch's plan, sized to the budget left
-                if not core.selecting:  # 3a. sample-then-batch
-                    for batch in loader.batches(plan.indices, core.local_batch_size):
-                        if done():
-                            break
-                        self._step(batch._replace(weights=core.weights_of(batch.indices)),
-                                   tally, schedule, bar, record=True)
-                else:  # 3b. batch-then-sample: score candidates, train the selection
-                    for candidates in loader.batches(plan.indices, core.candidate_batch_size()):
-                        if done():
-                            break
-                        losses, logits = self._scores(candidates)
-                        kept = self._charged(tally, core.select, candidates, losses, logits)
-                        for batch in kept:
-                            if done():
-                                break
-                            self._step(batch, tally, schedule, bar, record=False)
-                if meter.budget.time_budget_s is not None and self.device.type == "cuda":
-                    torch.cuda.synchronize(self.device)  # count queued kernels in the time
-                meter.stop_clock()
-                self._end_epoch(tally, t_epoch, schedule, bar)  # 4.
+            self._train_loop(until, schedule, within_epoch)
             bar.close()
             self._rng = self._global_rng()
         self.wall_s += time.perf_counter() - t_start
         return self
+
+    def _train_loop(self, until: float, schedule: Schedule, within_epoch: bool) -> None:
+        """The epochs of :meth:`train` (inside its thread and RNG context): plan, fetch, step."""
+        core, meter, loader = self.core, self.core.meter, self.loaders.train
+        eval_batch_size, bar = self.cfg.optim.eval_batch_size, self._bar
+
+        def done() -> bool:  # plain Python numbers: no device sync
+            return meter.exhausted or (within_epoch and meter.progress >= until)
+
+        while not meter.exhausted and meter.progress < until:
+            if core.sampler.guard_due(meter.progress):  # 0. a learned sampler checked (guard.py)
+                self._guard(schedule)
+                continue
+            t_epoch = time.perf_counter()
+            meter.start_clock()  # a time budget counts the training loop only
+            tally = EpochTally(self.device)
+            self.model.train()
+            if core.scoring_pass_due():  # 1. every statistic refreshed, charged
+                for batch in self._scoring_batches(eval_batch_size):
+                    self._charged(tally, core.score, batch.indices, *self._scores(batch),
+                                  batch.targets)
+            plan = core.plan_epoch()  # 2. the epoch's plan, sized to the budget left
+            if not core.selecting:  # 3a. sample-then-batch
+                for batch in loader.batches(plan.indices, core.local_batch_size):
+                    if done():
+                        break
+                    self._step(batch._replace(weights=core.weights_of(batch.indices)),
+                               tally, schedule, bar, record=True)
+            else:  # 3b. batch-then-sample: score candidates, train the selection
+                for candidates in loader.batches(plan.indices, core.candidate_batch_size()):
+                    if done():
+                        break
+                    losses, logits = self._scores(candidates)
+                    kept = self._charged(tally, core.select, candidates, losses, logits)
+                    for batch in kept:
+                        if done():
+                            break
+                        self._step(batch, tally, schedule, bar, record=False)
+            if meter.budget.time_budget_s is not None and self.device.type == "cuda":
+                torch.cuda.synchronize(self.device)  # count queued kernels in the time
+            meter.stop_clock()
+            self._end_epoch(tally, t_epoch, schedule, bar)  # 4.
+
+    def _guard(self, schedule: Schedule) -> None:
+        """The learned sampler's online check against uniform sampling (:mod:`.guard`); skipped,
+        and recorded as skipped, under a time budget or data parallelism."""
+        sampler = self.core.sampler
+        skip = ("a time budget" if self.core.meter.budget.time_budget_s is not None
+                else "data-parallel training" if self.context.active else None)
+        if skip is not None:
+            sampler.guard_checked = True
+            self.guard_record = {"decision": "card", "skipped": f"not checked under {skip}"}
+            return
+        first = len(self.history)
+        self._guarding = True
+        try:
+            self.guard_record = run_guard(
+                self, lambda until: self._train_loop(until, schedule, within_epoch=True))
+        finally:
+            self._guarding = False
+        for record in self.history[first:]:  # the winning branch's epochs
+            self._after_epoch(record)
+        record = self.guard_record
+        if record["decision"] == "uniform":
+            logging.getLogger("swiftsampler").warning(
+                "the sampler card lost to uniform sampling on the validation split (%.4f against "
+                "%.4f after %.0f%% of the budget); the run samples uniformly from here",
+                record["card_score"], record["uniform_score"], 100 * record["until"])
 
     def _scoring_batches(self, batch_size: int) -> Iterator[Batch]:
         """A scoring pass's batches: every training sample, in order (under DDP this rank's
@@ -506,6 +557,12 @@ class Trainer:
         self.history.append(record)
         bar.set_postfix(epoch=core.epoch, loss=f"{train_loss:.3f}",
                         val_acc="-" if record["val_acc"] is None else f"{val.acc:.3f}")
+        if not self._guarding:  # the guard's branches save and report only the winner's epochs
+            self._after_epoch(record)
+
+    def _after_epoch(self, record: dict[str, Any]) -> None:
+        """Checkpoint (every ``checkpoint_every`` epochs and at the end) and call the callbacks."""
+        core, meter = self.core, self.core.meter
         every = self.cfg.checkpoint_every
         if self.checkpoint_path is not None and every > 0 and (
                 core.epoch % every == 0 or meter.exhausted):
@@ -543,13 +600,16 @@ class Trainer:
         test = self.evaluate("test")
         test_s = time.perf_counter() - t_test
         self.wall_s += test_s
-        return build_result(self.cfg, self.core, self.data, self.history, test,
+        result = build_result(self.cfg, self.core, self.data, self.history, test,
                             noisy_drawn=self.noisy_drawn, device=self.device,
                             trained=self.trained, weight_on_noisy=(
                                 self.weight_noisy / self.weight_total if self.weight_total > 0
                                 else None),
                             times={"wall_s": self.wall_s, "train_s": self.train_s,
                                    "data_s": self.data_s, "test_s": test_s})
+        if self.guard_record is not None:
+            result["guard"] = self.guard_record
+        return result
 
 
 def train(cfg: RunConfig, *, out_dir: str | Path | None = None, resume: bool = False,

@@ -188,6 +188,13 @@ class Sampler(abc.ABC):
         (:func:`swiftsampler.sampling.lookahead_gradient`); ``needs_lookahead`` samplers only."""
         raise NotImplementedError(f"{type(self).__name__} does not weight by a look-ahead step")
 
+    def guard_due(self, progress: float) -> bool:
+        """Whether the engine should now check this sampler against uniform sampling on the
+        validation split (:mod:`swiftsampler.engine.guard`; the learned sampler's guard). Default:
+        never."""
+        del progress
+        return False
+
     def state_dict(self) -> dict[str, Any]:
         return {}
 

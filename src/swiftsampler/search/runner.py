@@ -159,7 +159,7 @@ class SwiftSearch:
         return self.fine_tune(SwiftSampler(self.inner_size, params=theta,
                                            features=search.features, transform=search.transform,
                                            n_knots=search.n_knots, combine=search.combine,
-                                           floor=search.floor, warmup=0.0))
+                                           floor=search.floor, warmup=0.0, guard=False))
 
     def fine_tune(self, sampler: SwiftSampler, report: Report | None = None) -> dict[str, float]:
         """The search's inner loop: fine-tune from the shared initialisation with ``sampler`` for

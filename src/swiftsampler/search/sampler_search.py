@@ -123,7 +123,8 @@ def search_sampler(objective: Objective, num_samples: int, *, search: SearchConf
         trial.set_user_attr("propose_s", time.perf_counter() - t0)
         sampler = SwiftSampler(num_samples, params=theta, features=search.features,
                                transform=search.transform, n_knots=search.n_knots,
-                               combine=search.combine, floor=search.floor, warmup=0.0)
+                               combine=search.combine, floor=search.floor, warmup=0.0,
+                               guard=False)  # a trial is the check itself
         floor = bool(trial.user_attrs.get(UNIFORM_ATTR))
 
         def report(score: float, step: int, metrics: Mapping[str, float] | None = None) -> None:

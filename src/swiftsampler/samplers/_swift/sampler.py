@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import torch
 
@@ -33,6 +34,13 @@ class SwiftSampler(Sampler):
     the statistics recorded in training (``refresh="stats"``), or from a forward pass over the whole
     training set before every epoch, charged to the budget (``refresh="scoring-pass"``).
 
+    The guard (``guard=True``, the default; engine runs only) checks the card where it is used: when
+    the warm-up ends, the engine trains ``guard_window`` of the budget twice from the same state, once
+    with the card and once uniformly, scores both on the validation split and keeps the card only if
+    its score is at least the uniform one minus ``guard_margin``; otherwise the rest of the run samples
+    uniformly. Both branches are charged to the budget (the losing one is the guard's cost), and the run
+    continues from the winner's state (:mod:`swiftsampler.engine.guard`).
+
     Args:
         card: path of a sampler card (``swiftsampler search`` writes one); gives everything below
             except ``warmup`` and ``refresh``.
@@ -41,13 +49,20 @@ class SwiftSampler(Sampler):
         warmup: fraction of the budget sampled uniformly first; default: the card's search
             ``init_fraction`` (where its shared initialisation was taken), else 0.2.
         refresh: where the features come from, ``stats`` or ``scoring-pass``.
+        guard: check the card against uniform sampling once the warm-up ends (see above).
+        guard_window: fraction of the budget each branch of the check trains, in (0, 0.5].
+        guard_margin: how far (in the validation score: accuracy as a fraction, or minus the loss
+            for tasks without an accuracy) the card may trail uniform sampling and still be kept;
+            the default 0.01 (one point) keeps a card whose short-window score is within the noise
+            of a small validation split, while a card that really hurts loses by far more.
     """
 
     def __init__(self, num_samples: int, *, card: str | None = None,
                  params: Sequence[float] | None = None,
                  features: Sequence[str] = ("loss", "entropy"), transform: str = "cdf",
                  n_knots: int = 5, combine: str = "product", floor: float = 0.0,
-                 warmup: float | None = None, refresh: str = "stats") -> None:
+                 warmup: float | None = None, refresh: str = "stats", guard: bool = True,
+                 guard_window: float = 0.1, guard_margin: float = 0.01) -> None:
         super().__init__(num_samples)
         if card is not None:
             if params is not None:
@@ -68,6 +83,26 @@ class SwiftSampler(Sampler):
         if refresh not in REFRESH:
             raise ValueError(f"refresh must be one of {', '.join(REFRESH)}, got {refresh!r}")
         self.refresh = refresh
+        if not isinstance(guard, bool):
+            raise ValueError(f"guard must be true or false, got {guard!r}")
+        self.guard = guard
+        self.guard_window = check_range("guard_window", guard_window, 0.0, 0.5, low_open=True)
+        self.guard_margin = check_range("guard_margin", guard_margin, 0.0, 1.0)
+        #: ``"card"`` or ``"uniform"``: what the epochs after the warm-up sample with (the guard's
+        #: decision; a branch of the guard's check sets it for its window).
+        self.mode = "card"
+        self.guard_checked = False
+
+    def guard_due(self, progress: float) -> bool:
+        """Whether the guard's check should run now (once, when the warm-up has ended)."""
+        return self.guard and not self.guard_checked and progress >= self.warmup
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"mode": self.mode, "guard_checked": self.guard_checked}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.mode = str(state.get("mode", "card"))
+        self.guard_checked = bool(state.get("guard_checked", False))
 
     def probabilities(self, stats: SampleStats) -> torch.Tensor:
         """The sampling distribution over the training set given the current statistics. (N,)"""
@@ -79,7 +114,8 @@ class SwiftSampler(Sampler):
 
     def plan_epoch(self, stats: SampleStats, generator: torch.Generator,
                    info: EpochInfo) -> EpochPlan:
-        if info.progress < self.warmup or not bool(stats.seen_mask.any()):
+        if (info.progress < self.warmup or self.mode == "uniform"
+                or not bool(stats.seen_mask.any())):
             return uniform_plan(self.num_samples, generator, info.n_samples)
         p = self.probabilities(stats).to(generator.device)
         return EpochPlan(draw_with_replacement(p, info.n_samples, generator))
