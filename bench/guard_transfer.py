@@ -1,0 +1,122 @@
+"""Cards reused where nobody searched them, with and without the online guard.
+
+    python bench/guard_transfer.py            # 6 reuses x 3 arms x 3 seeds on MNIST-1D, ~15 min on one core
+    python bench/guard_transfer.py --doc      # also the table in docs/swift_sampler.md
+
+The cards are the ``swift-noise`` preset's (searched on MNIST-1D with cnn1d at 0%, 20% and 40%
+symmetric label noise; copied to ``bench/results/cards/``). Each reuse trains the target setting
+(``SMALL_MNIST1D``: 10,000 samples, 15 epochs, budget 1.0) three ways per seed: uniform sampling, the
+card with the guard off, and the card with the guard on (its defaults: a tenth of the budget per
+branch, a one-point margin). Results go to ``bench/results/guard_transfer.json``, one entry per run,
+and a re-run skips the runs already there.
+
+"Gain kept" is ``(guarded - uniform) / (card - uniform)`` where the card beats uniform; where it
+loses, what counts is how far the guarded run is from uniform.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+from pathlib import Path
+from typing import Any
+
+from swiftsampler.engine import train
+from swiftsampler.experiments.presets import SMALL_MNIST1D
+from swiftsampler.files import write_json
+from swiftsampler.report import format_table, replace_marked_block
+
+ROOT = Path(__file__).resolve().parents[1]
+CARDS = ROOT / "bench" / "results" / "cards"
+OUT = ROOT / "bench" / "results" / "guard_transfer.json"
+#: (card searched at symmetric noise rate, target: model, noise rate, noise kind)
+REUSES = (
+    (0.4, ("cnn1d", 0.4, "symmetric")),   # at home: the guard should keep the gain
+    (0.4, ("mlp", 0.4, "symmetric")),     # another model
+    (0.4, ("cnn1d", 0.4, "asymmetric")),  # another kind of noise
+    (0.4, ("cnn1d", 0.0, "symmetric")),   # clean data
+    (0.0, ("cnn1d", 0.4, "symmetric")),   # a clean-data card under noise
+    (0.2, ("cnn1d", 0.4, "symmetric")),   # another rate
+)
+SEEDS = (0, 1, 2)
+
+
+def card_path(noise: float) -> Path:
+    return CARDS / f"mnist1d_cnn1d_noise{noise:g}.json"
+
+
+def run(target: tuple[str, float, str], arm: str, card: float | None, seed: int) -> dict[str, Any]:
+    model, noise, kind = target
+    cfg = SMALL_MNIST1D.replace(model=model, noise=noise, noise_type=kind, seed=seed, threads=1)
+    if arm != "uniform":
+        cfg = cfg.replace(sampler="swift", sampler_card=str(card_path(card)),
+                          sampler_params={} if arm == "guarded" else {"guard": False})
+    result = train(cfg)
+    return {"test_acc": result["test_acc"], "wall_s": result["wall_s"],
+            "guard": result.get("guard"),
+            "mislabelled_drawn": (result.get("noise") or {}).get("sampling_mass_on_noisy")}
+
+
+def key(target: tuple[str, float, str], arm: str, card: float | None, seed: int) -> str:
+    model, noise, kind = target
+    source = "" if card is None else f" card@{card:g}"
+    return f"{model} {noise:g} {kind}|{arm}{source}|seed={seed}"
+
+
+def describe(target: tuple[str, float, str]) -> str:
+    model, noise, kind = target
+    return f"{model}, {noise:.0%} {kind}" if noise else f"{model}, clean"
+
+
+def table(runs: dict[str, dict[str, Any]]) -> str:
+    rows = []
+    for card, target in REUSES:
+        acc = {arm: [runs[key(target, arm, None if arm == "uniform" else card, s)]["test_acc"] * 100
+                     for s in SEEDS if key(target, arm, None if arm == "uniform" else card, s) in runs]
+               for arm in ("uniform", "card", "guarded")}
+        if any(len(v) < len(SEEDS) for v in acc.values()):
+            continue
+        mean = {arm: statistics.mean(v) for arm, v in acc.items()}
+        fell_back = sum(runs[key(target, "guarded", card, s)]["guard"]["decision"] == "uniform"
+                        for s in SEEDS)
+        gain = mean["card"] - mean["uniform"]
+        kept = (f"{(mean['guarded'] - mean['uniform']) / gain:.0%}" if gain > 0.05 else "-")
+        rows.append([f"{card:.0%} symmetric", describe(target), f"{mean['uniform']:.2f}",
+                     f"{mean['card']:.2f} ({gain:+.2f})",
+                     f"{mean['guarded']:.2f} ({mean['guarded'] - mean['uniform']:+.2f})",
+                     f"{fell_back}/{len(SEEDS)}", kept])
+    return format_table(["card searched at", "reused on", "uniform %", "card, no guard %",
+                         "card, guarded %", "guard fell back", "gain kept"], rows)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--doc", action="store_true", help="write the table into docs/swift_sampler.md")
+    args = parser.parse_args()
+    runs: dict[str, dict[str, Any]] = json.loads(OUT.read_text())["runs"] if OUT.exists() else {}
+    todo = []
+    for card, target in REUSES:
+        for seed in SEEDS:
+            todo += [(target, "uniform", None, seed), (target, "card", card, seed),
+                     (target, "guarded", card, seed)]
+    for item in dict.fromkeys(todo):
+        name = key(*item)
+        if name in runs:
+            continue
+        runs[name] = run(*item)
+        print(f"{name}: {runs[name]['test_acc']:.4f}", file=sys.stderr, flush=True)
+        write_json(OUT, {"setting": "SMALL_MNIST1D (mnist1d, 10,000 samples, cnn1d/mlp, 15 epochs, "
+                                    "budget 1.0), threads 1", "runs": runs})
+    text = table(runs)
+    print(text)
+    if args.doc:
+        replace_marked_block(ROOT / "docs/swift_sampler.md", "guard-transfer", text,
+                             "python bench/guard_transfer.py --doc")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
