@@ -10,8 +10,8 @@ card with the guard off, and the card with the guard on (its defaults: a tenth o
 branch, a one-point margin). Results go to ``bench/results/guard_transfer.json``, one entry per run,
 and a re-run skips the runs already there.
 
-"Gain kept" is ``(guarded - uniform) / (card - uniform)`` where the card beats uniform; where it
-loses, what counts is how far the guarded run is from uniform.
+"Gain kept" is ``(guarded - uniform) / (card - uniform)`` where the card beats uniform by more than
+half a point; elsewhere what counts is how far the guarded run is from uniform.
 """
 
 from __future__ import annotations
@@ -82,7 +82,7 @@ def table(runs: dict[str, dict[str, Any]]) -> str:
         fell_back = sum(runs[key(target, "guarded", card, s)]["guard"]["decision"] == "uniform"
                         for s in SEEDS)
         gain = mean["card"] - mean["uniform"]
-        kept = (f"{(mean['guarded'] - mean['uniform']) / gain:.0%}" if gain > 0.05 else "-")
+        kept = (f"{(mean['guarded'] - mean['uniform']) / gain:.0%}" if gain > 0.5 else "-")
         rows.append([f"{card:.0%} symmetric", describe(target), f"{mean['uniform']:.2f}",
                      f"{mean['card']:.2f} ({gain:+.2f})",
                      f"{mean['guarded']:.2f} ({mean['guarded'] - mean['uniform']:+.2f})",
