@@ -42,10 +42,11 @@ VARIANTS = {
     "default (subsets + successive halving + drop-loss reference)": {},
     "pruning": dict(train_subset=1.0, val_subset=1.0, references=()),
     "subset": dict(pruner="none", references=()),
+    "default, all validation rows": dict(val_subset=1.0),
 }
 SHORT = {"none": "none (30 full inner loops)",
          "default": "default (subsets + successive halving + drop-loss reference)",
-         "pruning": "pruning", "subset": "subset"}
+         "pruning": "pruning", "subset": "subset", "full-val": "default, all validation rows"}
 
 
 def cached(path: Path, fn):  # noqa: ANN001, ANN201
