@@ -32,6 +32,8 @@ from swiftsampler.search import SearchConfig, SwiftSearch
 from swiftsampler.search.report import search_plots
 
 ROOT = Path(__file__).resolve().parents[1]
+#: The cards are measured as they are, without the online guard (bench/guard_transfer.py measures it).
+UNGUARDED = {"guard": False}
 
 
 def cached(path: Path, fn):  # noqa: ANN001, ANN201
@@ -94,10 +96,11 @@ def main() -> None:
     settings = {
         "cnn1d uniform": base,
         "cnn1d clean samples only (oracle)": base.replace(drop_noisy=True),
-        "cnn1d swift (searched with cnn1d)": base.replace(sampler="swift", sampler_card=card),
+        "cnn1d swift (searched with cnn1d)": base.replace(sampler="swift", sampler_card=card,
+                                                          sampler_params=UNGUARDED),
         "mlp uniform": base.replace(model="mlp"),
         "mlp swift (card from cnn1d)": base.replace(model="mlp", sampler="swift",
-                                                    sampler_card=card),
+                                                    sampler_card=card, sampler_params=UNGUARDED),
     }
     for seed in seeds:
         data = None
