@@ -3,9 +3,14 @@ committed copies of results stores (so hours of runs survive a fresh checkout wi
 
 from __future__ import annotations
 
+import json
 import shutil
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
+
+from swiftsampler.files import write_json
 
 
 def snapshot(store: Path, copy: Path) -> None:
@@ -36,3 +41,13 @@ def tables(report: Path) -> str:
     lines = report.read_text().splitlines()
     keep = [line for line in lines[1:] if not line.startswith(("![", "## Plots"))]
     return "\n".join(keep).strip().replace("\n## ", "\n#### ")
+
+
+def cached(path: Path, compute: Callable[[], Any]) -> Any:
+    """The JSON at ``path`` if a run of the bench wrote it already, else ``compute()`` written there
+    (atomically): a killed bench re-run skips its finished steps."""
+    if path.exists():
+        return json.loads(path.read_text())
+    value = compute()
+    write_json(path, value)
+    return value

@@ -14,18 +14,17 @@ finished runs); the tables go into docs/swift_sampler.md and the figures into do
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import sys
 import time
 from pathlib import Path
 
 import torch
+from reports import cached
 
 from swiftsampler.config import RunConfig
 from swiftsampler.data import prepare_data
 from swiftsampler.engine import train
-from swiftsampler.files import write_json
 from swiftsampler.plots import plot_convergence
 from swiftsampler.report import format_table, replace_marked_block
 from swiftsampler.search import SearchConfig, SwiftSearch
@@ -34,14 +33,6 @@ from swiftsampler.search.report import search_plots
 ROOT = Path(__file__).resolve().parents[1]
 #: The cards are measured as they are, without the online guard (bench/guard_transfer.py measures it).
 UNGUARDED = {"guard": False}
-
-
-def cached(path: Path, fn):  # noqa: ANN001, ANN201
-    if path.exists():
-        return json.loads(path.read_text())
-    value = fn()
-    write_json(path, value)
-    return value
 
 
 def summary(result: dict) -> dict:

@@ -25,10 +25,11 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
+from reports import cached
+
 from swiftsampler.config import RunConfig
 from swiftsampler.data import prepare_data
 from swiftsampler.engine import train
-from swiftsampler.files import write_json
 from swiftsampler.report import format_table, replace_marked_block
 from swiftsampler.search import SearchConfig, SwiftSearch
 
@@ -47,14 +48,6 @@ VARIANTS = {
 SHORT = {"none": "none (30 full inner loops)",
          "default": "default (subsets + successive halving + drop-loss reference)",
          "pruning": "pruning", "subset": "subset", "full-val": "default, all validation rows"}
-
-
-def cached(path: Path, fn):  # noqa: ANN001, ANN201
-    if path.exists():
-        return json.loads(path.read_text())
-    value = fn()
-    write_json(path, value)
-    return value
 
 
 def mean_std(values: list[float], scale: float = 100.0, digits: int = 2) -> str:
