@@ -8,8 +8,14 @@ whole run with 1 and 2 processes.
    ``B / 2`` samples a rank), of folding the gathered rows into :class:`SampleStats`, and of DDP's
    gradient all-reduce of the model's parameters (one ``all_reduce`` of that many floats), for
    batches of 128 and 512 over N = 18,000 samples.
-2. ``swiftsampler train`` on MNIST-1D (mlp, p-sgd, budget 0.3 of 10 epochs) with ``--nproc 1`` and
-   ``--nproc 2``: training seconds (``train_s`` of result.json) and test accuracy.
+   Also a batch-then-sample step's two gathers (a candidate batch of ``3 B``): the candidates'
+   scores (index, loss, target, 10 logits; float64 rows) and the inputs (40 floats) of the third
+   of them kept (:func:`~swiftsampler.distributed.all_gather_taken`).
+2. ``swiftsampler train --dataset mnist1d --budget 0.3`` (cnn1d, 20 epochs, the defaults) with
+   p-SGD and selective backprop, ``--nproc 1`` and ``--nproc 2`` (the same global batch), seeds
+   0-2: training seconds (``train_s`` of result.json), backward samples and test accuracy.
+
+    python bench/ddp.py --seeds 0      # one seed: about half the time
 """
 
 from __future__ import annotations
@@ -29,8 +35,8 @@ import torch.distributed as dist
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "bench" / "results" / "ddp.json"
-TRAIN = ("--dataset", "mnist1d", "--model", "mlp", "--sampler", "p-sgd", "--budget", "0.3",
-         "--epochs", "10", "--seed", "0", "--progress", "off")
+TRAIN = ("--dataset", "mnist1d", "--budget", "0.3", "--progress", "off")
+SAMPLERS = ("p-sgd", "selective-backprop")
 
 
 def _median_ms(call, repeats: int = 200) -> float:
@@ -60,17 +66,23 @@ def collectives() -> None:
 
 def _time_step(batch: int, n: int, params: int, stats, context, gen) -> dict:
     """The median milliseconds of a step's gather, fold and gradient all-reduce."""
-    from swiftsampler.distributed import all_gather_rows
+    from swiftsampler.distributed import all_gather_rows, all_gather_taken
 
     local = torch.rand(batch // context.world_size, 7, generator=gen, dtype=torch.float64)
     local[:, 0] = torch.randint(n, (local.shape[0],), generator=gen).double()
     gathered = all_gather_rows(local, context)
     grads = torch.zeros(params)
+    candidates = 3 * batch  # a batch-then-sample step: scores of 3B candidates, inputs of B kept
+    scores = torch.rand(candidates // context.world_size, 13, dtype=torch.float64, generator=gen)
+    inputs = torch.rand(candidates // context.world_size, 40, generator=gen)
+    kept = torch.randperm(candidates, generator=torch.Generator().manual_seed(0))[:batch]
     return {"all_gather_rows_ms": _median_ms(lambda: all_gather_rows(local, context)),
             "fold_ms": _median_ms(lambda: stats.fold(gathered[:, 0].long(),
                                                      gathered[:, 1:6].float(), 0,
                                                      gathered[:, 6].float())),
-            "gradient_all_reduce_ms": _median_ms(lambda: dist.all_reduce(grads))}
+            "gradient_all_reduce_ms": _median_ms(lambda: dist.all_reduce(grads)),
+            "select_scores_gather_ms": _median_ms(lambda: all_gather_rows(scores, context)),
+            "select_inputs_gather_ms": _median_ms(lambda: all_gather_taken(inputs, kept, context))}
 
 
 def _mlp() -> torch.nn.Module:
@@ -79,17 +91,43 @@ def _mlp() -> torch.nn.Module:
     return create_model("mlp", 10, (1, 40))
 
 
-def _train(nproc: int) -> dict:
+def _train(sampler: str, seed: int, nproc: int) -> dict:
     with tempfile.TemporaryDirectory() as out:
         subprocess.run([sys.executable, "-m", "swiftsampler", "train", "--nproc", str(nproc),
-                        *TRAIN, "--out", out], check=True, capture_output=True)
+                        *TRAIN, "--sampler", sampler, "--seed", str(seed), "--out", out],
+                       check=True, capture_output=True)
         result = json.loads((Path(out) / "result.json").read_text())
-    return {"nproc": nproc, "train_s": round(result["train_s"], 2),
-            "wall_s": round(result["wall_s"], 2), "test_acc": result["test_acc"],
-            "iterations": result["cost"]["iterations"]}
+    return {"sampler": sampler, "seed": seed, "nproc": nproc,
+            "train_s": round(result["train_s"], 2), "wall_s": round(result["wall_s"], 2),
+            "test_acc": result["test_acc"], "iterations": result["cost"]["iterations"],
+            "backward_samples": result["cost"]["backward_samples"]}
+
+
+def _summary(runs: list[dict]) -> list[dict]:
+    """Per sampler: the mean test accuracy with 1 and 2 processes, the mean difference and the
+    largest per-seed difference (2 - 1), and whether the backward samples were the same."""
+    rows = []
+    for sampler in SAMPLERS:
+        pairs = {}
+        for run in runs:
+            if run["sampler"] == sampler:
+                pairs.setdefault(run["seed"], {})[run["nproc"]] = run
+        diffs = [p[2]["test_acc"] - p[1]["test_acc"] for p in pairs.values()]
+        rows.append({"sampler": sampler, "seeds": len(pairs),
+                     "test_acc_1": statistics.fmean(p[1]["test_acc"] for p in pairs.values()),
+                     "test_acc_2": statistics.fmean(p[2]["test_acc"] for p in pairs.values()),
+                     "mean_difference": statistics.fmean(diffs),
+                     "largest_difference": max(diffs, key=abs),
+                     "backward_1": [p[1]["backward_samples"] for p in pairs.values()],
+                     "backward_2": [p[2]["backward_samples"] for p in pairs.values()],
+                     "train_s_1": statistics.fmean(p[1]["train_s"] for p in pairs.values()),
+                     "train_s_2": statistics.fmean(p[2]["train_s"] for p in pairs.values())})
+    return rows
 
 
 def main() -> None:
+    seeds = [int(s) for s in (sys.argv[sys.argv.index("--seeds") + 1]
+                              if "--seeds" in sys.argv else "0,1,2").split(",")]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     done = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone",
                            "--nproc_per_node=2", __file__, "--collectives"], env=env,
@@ -97,7 +135,10 @@ def main() -> None:
     report = {"machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores",
               "torch": torch.__version__, "collectives_2_ranks_gloo": json.loads(
                   done.stdout.strip().splitlines()[-1]),
-              "train": [_train(1), _train(2)], "command": " ".join(TRAIN)}
+              "command": " ".join(TRAIN)}
+    runs = [_train(sampler, seed, nproc) for sampler in SAMPLERS for seed in seeds
+            for nproc in (1, 2)]
+    report.update(train=runs, summary=_summary(runs))
     OUT.write_text(json.dumps(report, indent=2) + "\n")
     print(json.dumps(report, indent=2))
 

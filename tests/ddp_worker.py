@@ -7,6 +7,9 @@
 * a :class:`Trainer` on the synthetic dataset, run through once, and run again stopped half-way
   and resumed from the checkpoint: its statistics, weights and result on every rank.
 * a :class:`Trainer` whose sampler wants a scoring pass every epoch, under mixup.
+* :func:`select_epochs`: batch-then-sample cores (ordered SGD, UIS with repeats and weights,
+  selective backprop) fed the same table, the table's rows as (dict) inputs: the batches each rank trains.
+* a :class:`Trainer` with selective backprop (:func:`selective_config`).
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import torch.nn.functional as F
 
 from swiftsampler.budget import Budget
 from swiftsampler.config import RunConfig
+from swiftsampler.data.loader import Batch
 from swiftsampler.distributed import SINGLE, DistributedContext, context_from_environment, leave
 from swiftsampler.engine import Trainer
 from swiftsampler.samplers import create_sampler
@@ -45,6 +49,41 @@ def core_epochs(context: DistributedContext = SINGLE) -> dict:
         plans.append(plan.indices)
         stats.append(core.stats.state_dict())
     return {"plans": plans, "stats": stats, "meter": core.meter.state_dict()}
+
+
+#: The batch-then-sample samplers of :func:`select_epochs` and their parameters: ordered SGD and
+#: UIS keep a fixed number of each candidate batch (every training batch is full), selective backprop
+#: a random number (a plan's last batch is cut to a multiple of the ranks).
+SELECTORS = {"ordered-sgd": {"keep": 0.5}, "uis": {"tau_th": 0.0}, "selective-backprop": {}}
+
+
+def select_epochs(name: str, context: DistributedContext = SINGLE) -> dict:
+    """A batch-then-sample core over the same table until half the budget of 3 epochs is spent:
+    every batch it gives this rank to train (indices, inputs, weights), its statistics and meter."""
+    table = torch.randn(N, CLASSES, generator=torch.Generator().manual_seed(0))
+    targets = torch.arange(N) % CLASSES
+    budget = Budget(0.5, 3, N)
+    core = SamplingCore(create_sampler(name, N, budget=0.5, **SELECTORS[name]), budget,
+                        batch_size=BATCH, seed=3, context=context)
+    trained = []
+    while not core.exhausted:
+        plan = core.plan_epoch()
+        for cand in plan.indices.split(core.candidate_batch_size()):
+            if core.exhausted:
+                break
+            losses = F.cross_entropy(table[cand], targets[cand], reduction="none")
+            inputs = {"rows": table[cand], "index": cand.double()}
+            for batch in core.select(Batch(cand, inputs, targets[cand]), losses, table[cand]):
+                trained.append({"indices": batch.indices, "rows": batch.inputs["rows"],
+                                "index": batch.inputs["index"], "targets": batch.targets,
+                                "weights": batch.weights})
+                core.charge_step(batch.indices.shape[0])
+    return {"trained": trained, "stats": core.stats.state_dict(), "meter": core.meter.state_dict()}
+
+
+def selective_config() -> RunConfig:
+    return run_config().replace(sampler="selective-backprop", budget=0.3, epochs=6,
+                                checkpoint_every=0)
 
 
 def run_config() -> RunConfig:
@@ -88,7 +127,9 @@ def main() -> None:
     context = context_from_environment(torch.device("cpu"))
     try:
         seen = {"core": core_epochs(context), **trainer_runs(context, out),
-                "mixed": mixed_run(context)}
+                "mixed": mixed_run(context),
+                "select": {name: select_epochs(name, context) for name in SELECTORS},
+                "selective": _plain(Trainer(selective_config(), context=context).train().result())}
         torch.save(seen, out / f"rank{context.rank}.pt")
     finally:
         leave(context)

@@ -19,7 +19,7 @@ from swiftsampler.distributed import SINGLE, DistributedContext, all_gather_rows
 from swiftsampler.engine import train
 
 from .conftest import without_times
-from .ddp_worker import N, core_epochs, mixed_config, run_config
+from .ddp_worker import N, SELECTORS, core_epochs, mixed_config, run_config, select_epochs, selective_config
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -117,6 +117,54 @@ def test_resume_under_ddp_gives_the_uninterrupted_result(ranks):
     for rank in ranks:
         assert rank["stopped_epochs"] == 2
         assert without_times(rank["resumed"]) == without_times(rank["result"])
+
+
+def _interleaved(zero: list[dict], one: list[dict]) -> list[dict]:
+    """The global batches of two ranks' strided shares (``batch[r::2]``)."""
+    return [{key: None if a[key] is None else torch.stack([a[key], b[key]], dim=1).flatten(0, 1)
+             for key in a} for a, b in zip(zero, one)]
+
+
+@pytest.mark.parametrize("name", sorted(SELECTORS))
+def test_batch_then_sample_ranks_train_strided_shares_of_the_single_process_batches(ranks, name):
+    """Selection is global (gathered scores, one generator), training local: rank r trains
+    batch[r::2] of each batch one process trains, with the inputs of those samples."""
+    single = select_epochs(name)["trained"]
+    zero, one = (rank["select"][name]["trained"] for rank in ranks)
+    assert len(zero) == len(one) > 4
+    table = torch.randn(N, 5, generator=torch.Generator().manual_seed(0))
+    for batch in zero + one:
+        assert torch.equal(batch["rows"], table[batch["indices"]])  # each sample's own inputs
+        assert torch.equal(batch["index"].long(), batch["indices"])
+    together = _interleaved(zero, one)
+    if name == "selective-backprop":  # a random number kept: a plan's last batch is cut to even
+        single = [{k: v if v is None else v[:v.shape[0] - v.shape[0] % 2] for k, v in b.items()}
+                  for b in single if b["indices"].numel() >= 4]
+        together, single = together[:10], single[:10]  # before the budgets' ends differ
+    assert len(together) == len(single)
+    for mine, alone in zip(together, single):
+        for key, value in alone.items():
+            assert (mine[key] is None) if value is None else torch.equal(mine[key], value), key
+    if name == "uis":  # draws with replacement: some samples are trained twice in a batch
+        assert any(b["indices"].unique().numel() < b["indices"].numel() for b in single)
+        assert single[0]["weights"] is not None
+    if name != "selective-backprop":  # every batch full: the same spend and statistics
+        reference = select_epochs(name)
+        for rank in ranks:
+            seen = rank["select"][name]
+            assert seen["meter"] == reference["meter"]
+            for key, value in reference["stats"].items():
+                assert torch.equal(seen["stats"][key].nan_to_num(-7), value.nan_to_num(-7)), key
+
+
+def test_selective_backprop_under_ddp_spends_the_same_and_learns_alike(ranks):
+    zero, one = (rank["selective"] for rank in ranks)
+    assert without_times(zero) == without_times(one)
+    alone = train(selective_config())
+    for key in ("forward_samples", "backward_samples"):
+        assert zero["cost"][key] == pytest.approx(alone["cost"][key], rel=0.02)
+    assert zero["test_acc"] == pytest.approx(alone["test_acc"], abs=0.05)
+    assert zero["test_acc"] > 0.8
 
 
 def test_train_nproc_2_launches_torchrun_and_only_rank_0_writes(tmp_path):

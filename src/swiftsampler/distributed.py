@@ -25,9 +25,9 @@ import torch.distributed as dist
 
 from .errors import ConfigError
 
-__all__ = ["DistributedContext", "SINGLE", "all_gather_rows", "all_reduce_sum", "broadcast_buffers",
-           "context_from_environment", "current_context", "gather_states", "is_main_process",
-           "launch", "leave"]
+__all__ = ["DistributedContext", "SINGLE", "all_gather_rows", "all_gather_taken", "all_reduce_sum",
+           "broadcast_buffers", "context_from_environment", "current_context", "gather_states",
+           "is_main_process", "launch", "leave"]
 
 
 @dataclass(frozen=True)
@@ -113,6 +113,37 @@ def all_gather_rows(rows: torch.Tensor, context: DistributedContext,
     dist.all_gather(parts, padded.contiguous())
     gathered = torch.stack(parts, dim=1).flatten(0, 1)  # (longest * W, F): j * W + r
     return gathered if total is None else gathered[:total]
+
+
+def all_gather_taken(local: torch.Tensor, positions: torch.Tensor,
+                     context: DistributedContext) -> torch.Tensor:
+    """``whole[positions]`` on every rank, where ``whole`` is the interleave of every rank's
+    ``local`` (row ``j * W + r`` of ``whole`` is row ``j`` of rank ``r``, as in
+    :func:`all_gather_rows`) and every rank passes the same ``positions`` (k,) (may repeat).
+
+    Only the rows taken travel: rank ``r`` sends its rows at ``positions // W`` of the positions
+    ``r`` owns (``positions % W == r``), padded to the largest such count, in one collective; the
+    result is put back in the order of ``positions``. ``local[positions]`` for a world of one."""
+    if not context.active:
+        return local[positions.to(local.device)]
+    world = context.world_size
+    positions = positions.to(local.device)
+    owner, row = positions % world, positions // world
+    counts = torch.bincount(owner, minlength=world)
+    if positions.numel() == 0:  # every rank knows: no collective
+        return local[:0]
+    longest = int(counts.max())  # sync: the collective's size
+    sent = local[row[owner == context.rank]]
+    if sent.shape[0] < longest:
+        sent = torch.cat([sent, sent.new_zeros(longest - sent.shape[0], *sent.shape[1:])])
+    parts = [torch.empty_like(sent) for _ in range(world)]
+    dist.all_gather(parts, sent.contiguous())
+    # entry i of positions is the ordinal-th of its owner's rows, in the order of positions
+    order = torch.argsort(owner, stable=True)
+    starts = torch.cumsum(counts, 0) - counts
+    ordinal = torch.empty_like(positions)
+    ordinal[order] = torch.arange(positions.numel(), device=positions.device) - starts[owner[order]]
+    return torch.stack(parts)[owner, ordinal]
 
 
 def broadcast_buffers(module: torch.nn.Module, context: DistributedContext) -> None:

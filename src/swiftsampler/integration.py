@@ -48,7 +48,10 @@ session is data-parallel: every rank makes the same plan and its batch sampler y
 strided shard (like ``DistributedSampler``; ``set_epoch`` is accepted), ``batch_size`` is the global
 batch (``batch_size / W`` a rank), :meth:`SamplingSession.loss` all-gathers the batch's per-sample
 statistics so they stay the same on every rank, and the budget counts every rank's samples
-(``examples/own_loop_ddp.py``). Batch-then-sample samplers are single-process only.
+(``examples/own_loop_ddp.py``). Batch-then-sample samplers work there too: :meth:`SamplingSession.select`
+gathers every rank's candidate scores, every rank keeps the same samples (the single-process
+selection) and gets its share ``batch[r::W]`` of each kept batch, inputs included (gathered from the
+rank that scored them).
 
 ``session.selecting`` says which of the two an epoch is (UIS switches between them). Samplers that
 want a fresh forward pass over the whole training set before an epoch (``rescore_every`` of online

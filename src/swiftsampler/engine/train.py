@@ -26,7 +26,9 @@ plan and keeps the statistics identical (one all-gather a step); ``--batch-size`
 (``B / W`` a rank) and DDP averages the gradients, so a step is the single-process step on the same
 ``B`` samples. The epoch's tallies are summed over the ranks (one all-reduce an epoch); evaluation
 is sharded alike and its sums all-reduced (the verification test, which needs every embedding, runs
-whole on every rank); only rank 0 calls back, shows progress and writes checkpoints.
+whole on every rank); only rank 0 calls back, shows progress and writes checkpoints. A
+batch-then-sample epoch scores each rank's share of a candidate batch, and the core selects on the
+gathered scores and hands each rank its share of every kept batch.
 """
 
 from __future__ import annotations
@@ -140,8 +142,8 @@ def check_data_parallel(cfg: RunConfig, context: DistributedContext) -> None:
         return
     world = context.world_size
     factory = SAMPLERS.get(cfg.sampler.sampler).factory
-    if getattr(factory, "needs_scores", False):
-        raise ConfigError(f"--sampler {cfg.sampler.sampler}: batch-then-sample samplers are "
+    if getattr(factory, "needs_lookahead", False):
+        raise ConfigError(f"--sampler {cfg.sampler.sampler}: look-ahead samplers are "
                           f"single-process only (not under torchrun with {world} processes)")
     if cfg.budget.time_budget is not None:
         raise ConfigError("--time-budget: single-process only (the processes' clocks differ)")

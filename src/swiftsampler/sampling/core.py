@@ -35,8 +35,18 @@ is the global batch: each rank trains ``batch_size / W`` samples a step. :meth:`
 batch's per-sample measures from every rank (one ``all_gather`` of 7 numbers a sample per step) and
 folds them in plan order on every rank, so the statistics stay identical. :meth:`score` keeps a
 scoring pass's rows and gathers them once, when the next epoch is planned. The meter charges every
-rank's samples (the budget, the progress and the LR schedule are global). Batch-then-sample samplers
-and time budgets are single-process only (their decisions would differ between ranks).
+rank's samples (the budget, the progress and the LR schedule are global).
+
+Batch-then-sample under DDP decides globally and trains locally: each rank scores its shard of the
+candidate batch (``C / W`` candidates, ``C`` rounded up to a multiple of ``W``); :meth:`select`
+all-gathers the candidates' indices, losses, targets and logits (one collective), so every rank
+records the same statistics and runs the sampler's selection on the single-process candidate batch
+with the same generator: the same samples are kept on every rank. The kept samples' inputs are then
+gathered from the ranks that scored them (:func:`~swiftsampler.distributed.all_gather_taken`, one
+collective), the one global queue fills batches of ``batch_size`` and rank ``r`` trains
+``batch[r::W]``. A plan's last partial batch is cut to a multiple of ``W`` (at least 2 a rank).
+Look-ahead samplers (L2RW) and time budgets are single-process only (a look-ahead step is the
+whole batch's; the ranks' clocks differ).
 """
 
 from __future__ import annotations
@@ -48,12 +58,12 @@ from torch import Tensor
 
 from ..budget import Budget, CostMeter
 from ..data.loader import Batch
-from ..distributed import SINGLE, DistributedContext, all_gather_rows
+from ..distributed import SINGLE, DistributedContext, all_gather_rows, all_gather_taken
 from ..samplers import BatchScores, EpochInfo, EpochPlan, Sampler
 from ..seeding import make_generator
 from ..stats import SampleStats
 from .lookahead import batch_size_of, lookahead_gradient
-from .queue import SelectionQueue, take
+from .queue import SelectionQueue, map_tensors, take
 
 __all__ = ["SamplingCore", "weighted_objective"]
 
@@ -166,11 +176,12 @@ class SamplingCore:
             self._weights[plan.indices.to(self.device)] = plan.weights.to(self.device,
                                                                           torch.float32)
         self.epoch += 1
-        self._planned, self._candidates, self._scored = plan.indices.numel(), 0, 0
+        self._candidates, self._scored = 0, 0
         self._queue.clear()
         if self.context.active:
-            return EpochPlan(self.context.shard(plan.indices),
+            plan = EpochPlan(self.context.shard(plan.indices),
                              None if plan.weights is None else self.context.shard(plan.weights))
+        self._planned = plan.indices.numel() * self.context.world_size  # the candidates of all ranks
         return plan
 
     def _fit_to_budget(self, plan: EpochPlan) -> EpochPlan:
@@ -190,11 +201,13 @@ class SamplingCore:
         return None if self._weights is None else self._weights[indices]
 
     def candidate_batch_size(self) -> int:
-        """Candidates per scored batch in a selecting epoch (a training batch of this rank
-        otherwise)."""
+        """Candidates per scored batch on this rank in a selecting epoch (under DDP the sampler's
+        candidate batch rounded up to a multiple of ``W``, divided by ``W``); a training batch of
+        this rank otherwise."""
         if not self._selecting:
             return self.local_batch_size
-        return self.sampler.candidate_batch_size(self.batch_size)
+        world = self.context.world_size
+        return -(-self.sampler.candidate_batch_size(self.batch_size) // world)
 
     # ---------------------------------------------------------------- scoring and selection
     def score(self, indices: Tensor, losses: Tensor, logits: Tensor, targets: Tensor) -> None:
@@ -206,10 +219,28 @@ class SamplingCore:
             self._pending.append(_rows(indices, self.stats.measure(
                 logits, targets.to(self.device), losses)))
             return
-        self.stats.record(indices, logits.detach(), targets.to(self.device), losses.detach(),
-                          step=self.meter.iterations)
+        self._record_scores(indices, losses.detach(), logits.detach(), targets.to(self.device))
+
+    def _record_scores(self, indices: Tensor, losses: Tensor, logits: Tensor,
+                       targets: Tensor) -> None:
+        """Record scored samples (all of them, on this process) and charge their forward passes."""
+        self.stats.record(indices, logits, targets, losses, step=self.meter.iterations)
         self.meter.charge(forward=indices.shape[0], backward=0, steps=0)
         self._scored += indices.shape[0]
+
+    def _gather_scores(self, indices: Tensor, losses: Tensor, logits: Tensor,
+                       targets: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+        """Every rank's scored batch (equal sizes), interleaved into the single-process batch, in the
+        order of the arguments: one all-gather of float64 rows (index, loss, targets, logits; exact
+        for each)."""
+        n = indices.shape[0]
+        rows = torch.cat([indices.double().unsqueeze(1), losses.double().unsqueeze(1),
+                          targets.reshape(n, -1).double(), logits.reshape(n, -1).double()], dim=1)
+        rows = all_gather_rows(rows, self.context)
+        width = targets[0].numel() if n else 1
+        return (rows[:, 0].long(), rows[:, 1].to(losses.dtype),
+                rows[:, 2 + width:].to(logits.dtype).reshape(-1, *logits.shape[1:]),
+                rows[:, 2:2 + width].to(targets.dtype).reshape(-1, *targets.shape[1:]))
 
     def _fold_pending(self) -> None:
         """Gather a data-parallel scoring pass (every rank scored ``arange(N)[r::W]``), fold it
@@ -251,7 +282,10 @@ class SamplingCore:
         indices = candidates.indices.to(self.device)
         targets = candidates.targets.to(self.device)
         losses, logits = losses.detach().to(self.device), logits.detach().to(self.device)
-        self.score(indices, losses, logits, targets)
+        context = self.context
+        if context.active:  # every rank decides on the single-process candidate batch
+            indices, losses, logits, targets = self._gather_scores(indices, losses, logits, targets)
+        self._record_scores(indices, losses, logits, targets)
         selection = self.sampler.select(indices, BatchScores(losses, logits, targets),
                                         self.select_generator)
         keep = selection.keep
@@ -259,15 +293,19 @@ class SamplingCore:
         planned = self.weights_of(indices)
         if planned is not None:
             weights = planned[keep] if weights is None else planned[keep] * weights
-        self._queue.push(Batch(indices[keep], take(candidates.inputs, keep.to(_device_of(
-            candidates.inputs, keep.device))), targets[keep], weights))
+        where = keep.to(_device_of(candidates.inputs, keep.device))
+        inputs = map_tensors(lambda local: all_gather_taken(local, where, context),
+                             candidates.inputs)
+        self._queue.push(Batch(indices[keep], inputs, targets[keep], weights))
         self._candidates += indices.shape[0]
         ready = []
         while len(self._queue) >= self.batch_size:
             ready.append(self._queue.pop(self.batch_size))
-        if self._candidates >= self._planned and len(self._queue) >= 2:  # the end of the plan
-            ready.append(self._queue.pop(len(self._queue)))
-        return ready
+        world = context.world_size
+        rest = len(self._queue) - len(self._queue) % world
+        if self._candidates >= self._planned and rest >= 2 * world:  # the end of the plan
+            ready.append(self._queue.pop(rest))
+        return [_shard_batch(batch, context) for batch in ready]
 
     # ---------------------------------------------------------------- training batches
     def record(self, indices: Tensor, logits: Tensor, targets: Tensor, part_losses: Tensor,
@@ -311,8 +349,10 @@ class SamplingCore:
         if self.sampler.needs_scores and not self._selecting:
             first = (torch.arange(indices.shape[0], device=indices.device) if sources is None
                      else sources[:, 0])
-            self.sampler.observe(indices[first], BatchScores(part_losses[:, 0], logits,
-                                                             targets[first]))
+            observed = (indices[first], part_losses[:, 0], logits, targets[first])
+            if self.context.active:  # every rank observes every rank's batch
+                observed = self._gather_scores(*observed)
+            self.sampler.observe(observed[0], BatchScores(*observed[1:]))
 
     def _fold_rows(self, rows: Tensor, *, charge: bool = True) -> None:
         """Fold gathered :func:`_rows` into the statistics; ``charge``: as a scoring pass."""
@@ -407,9 +447,6 @@ def _rows(indices: Tensor, measures: Tensor, credit: Tensor | None = None) -> Te
 
 def _check_data_parallel(sampler: Sampler, budget: Budget, batch_size: int, world: int) -> None:
     """What data-parallel training needs: decisions every rank takes alike."""
-    if sampler.needs_scores:
-        raise ValueError(f"sampler {type(sampler).__name__} selects from scored batches, which is "
-                         "single-process only (each rank would keep a different number)")
     if sampler.needs_lookahead:
         raise ValueError(f"sampler {type(sampler).__name__} weighs examples by a look-ahead step of "
                          "the model, which is single-process only")
@@ -418,6 +455,15 @@ def _check_data_parallel(sampler: Sampler, budget: Budget, batch_size: int, worl
     if batch_size % world:
         raise ValueError(f"the batch size {batch_size} is global under data parallelism and must "
                          f"be a multiple of the {world} processes")
+
+
+def _shard_batch(batch: Batch, context: DistributedContext) -> Batch:
+    """This rank's strided share ``batch[r::W]`` of a global training batch (a multiple of ``W``)."""
+    if not context.active:
+        return batch
+    share = slice(context.rank, None, context.world_size)
+    return Batch(batch.indices[share], take(batch.inputs, share), batch.targets[share],
+                 None if batch.weights is None else batch.weights[share])
 
 
 def _device_of(tree: Any, default: torch.device) -> torch.device:

@@ -8,6 +8,7 @@ first dimension.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -15,19 +16,24 @@ from torch import Tensor
 
 from ..data.loader import Batch
 
-__all__ = ["SelectionQueue", "concat", "take"]
+__all__ = ["SelectionQueue", "concat", "map_tensors", "take"]
+
+
+def map_tensors(fn: Callable[[Tensor], Tensor], tree: Any) -> Any:
+    """``fn`` applied to a tensor, or to every tensor of a dict, list or tuple (a user's batch)."""
+    if isinstance(tree, Tensor):
+        return fn(tree)
+    if isinstance(tree, dict):
+        return {key: map_tensors(fn, value) for key, value in tree.items()}
+    if isinstance(tree, (list, tuple)):
+        return type(tree)(map_tensors(fn, value) for value in tree)
+    raise TypeError(f"batch inputs must be tensors or dicts/lists/tuples of tensors, got "
+                    f"{type(tree).__name__}")
 
 
 def take(tree: Any, positions: Tensor | slice) -> Any:
     """``tree[positions]`` for a tensor, or for every tensor of a dict, list or tuple."""
-    if isinstance(tree, Tensor):
-        return tree[positions]
-    if isinstance(tree, dict):
-        return {key: take(value, positions) for key, value in tree.items()}
-    if isinstance(tree, (list, tuple)):
-        return type(tree)(take(value, positions) for value in tree)
-    raise TypeError(f"batch inputs must be tensors or dicts/lists/tuples of tensors, got "
-                    f"{type(tree).__name__}")
+    return map_tensors(lambda tensor: tensor[positions], tree)
 
 
 def concat(trees: list[Any]) -> Any:
