@@ -19,7 +19,7 @@ from swiftsampler.distributed import SINGLE, DistributedContext, all_gather_rows
 from swiftsampler.engine import train
 
 from .conftest import without_times
-from .ddp_worker import N, SELECTORS, core_epochs, mixed_config, run_config, select_epochs, selective_config
+from .ddp_worker import SELECTORS, N, core_epochs, mixed_config, run_config, select_epochs, selective_config
 
 ROOT = Path(__file__).resolve().parents[1]
 
