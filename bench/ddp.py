@@ -16,6 +16,7 @@ whole run with 1 and 2 processes.
    0-2: training seconds (``train_s`` of result.json), backward samples and test accuracy.
 
     python bench/ddp.py --seeds 0      # one seed: about half the time
+    python bench/ddp.py --doc-only     # the README's table from bench/results/ddp.json
 """
 
 from __future__ import annotations
@@ -125,7 +126,39 @@ def _summary(runs: list[dict]) -> list[dict]:
     return rows
 
 
+def table(report: dict) -> str:
+    """The README's scale-out table: per sampler, 1 vs 2 processes; then the collectives."""
+    from swiftsampler.report import format_table
+
+    rows = [[row["sampler"], str(row["seeds"]), f"{100 * row['test_acc_1']:.2f}",
+             f"{100 * row['test_acc_2']:.2f}", f"{100 * row['mean_difference']:+.2f}",
+             f"{100 * row['largest_difference']:+.2f}",
+             "same" if row["backward_1"] == row["backward_2"] else
+             f"{max(abs(a - b) for a, b in zip(row['backward_1'], row['backward_2']))} apart",
+             f"{row['train_s_1']:.1f}", f"{row['train_s_2']:.1f}"] for row in report["summary"]]
+    runs = format_table(["sampler", "seeds", "test acc % (1 process)", "test acc % (2 ranks)",
+                         "mean difference", "largest difference", "backward samples",
+                         "train s (1)", "train s (2)"], rows)
+    by_batch = report["collectives_2_ranks_gloo"]["by_batch"]
+    collectives = format_table(
+        ["global batch", "statistics all-gather ms", "fold ms", "gradient all-reduce ms",
+         "select: scores gather ms", "select: kept inputs gather ms"],
+        [[batch, *(f"{ms[k]:.2f}" for k in ("all_gather_rows_ms", "fold_ms",
+                                            "gradient_all_reduce_ms", "select_scores_gather_ms",
+                                            "select_inputs_gather_ms"))]
+         for batch, ms in by_batch.items()])
+    return (f"`swiftsampler train {report['command']} --sampler S --seed K --nproc 1|2` on "
+            f"{report['machine']} (torch {report['torch']}, gloo, one thread a rank; the two ranks "
+            f"share the two cores):\n\n{runs}\n\nOne step's collectives with 2 gloo ranks (median ms; "
+            f"the MLP's {report['collectives_2_ranks_gloo']['parameters']:,} parameters for the "
+            f"all-reduce; a batch-then-sample step gathers the scores of 3 B candidates and the "
+            f"inputs of the B kept):\n\n{collectives}")
+
+
 def main() -> None:
+    if "--doc-only" in sys.argv:
+        _write_doc(json.loads(OUT.read_text()))
+        return
     seeds = [int(s) for s in (sys.argv[sys.argv.index("--seeds") + 1]
                               if "--seeds" in sys.argv else "0,1,2").split(",")]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
@@ -141,6 +174,13 @@ def main() -> None:
     report.update(train=runs, summary=_summary(runs))
     OUT.write_text(json.dumps(report, indent=2) + "\n")
     print(json.dumps(report, indent=2))
+    _write_doc(report)
+
+
+def _write_doc(report: dict) -> None:
+    from swiftsampler.report import replace_marked_block
+
+    replace_marked_block(ROOT / "README.md", "ddp-summary", table(report), "python bench/ddp.py")
 
 
 if __name__ == "__main__":

@@ -47,12 +47,19 @@ def card_path(noise: float) -> Path:
     return CARDS / f"mnist1d_cnn1d_noise{noise:g}.json"
 
 
-def run(target: tuple[str, float, str], arm: str, card: float | None, seed: int) -> dict[str, Any]:
+def guarded_arm(params: dict[str, Any]) -> str:
+    """The arm's name of a guard with these settings (``guarded``: the defaults)."""
+    return "guarded" + (f"[{','.join(f'{k}={v}' for k, v in sorted(params.items()))}]"
+                        if params else "")
+
+
+def run(target: tuple[str, float, str], arm: str, card: float | None, seed: int,
+        guard: dict[str, Any] | None = None) -> dict[str, Any]:
     model, noise, kind = target
     cfg = SMALL_MNIST1D.replace(model=model, noise=noise, noise_type=kind, seed=seed, threads=1)
     if arm != "uniform":
         cfg = cfg.replace(sampler="swift", sampler_card=str(card_path(card)),
-                          sampler_params={} if arm == "guarded" else {"guard": False})
+                          sampler_params={"guard": False} if arm == "card" else dict(guard or {}))
     result = train(cfg)
     return {"test_acc": result["test_acc"], "wall_s": result["wall_s"],
             "guard": result.get("guard"),
@@ -70,16 +77,16 @@ def describe(target: tuple[str, float, str]) -> str:
     return f"{model}, {noise:.0%} {kind}" if noise else f"{model}, clean"
 
 
-def table(runs: dict[str, dict[str, Any]]) -> str:
+def table(runs: dict[str, dict[str, Any]], guarded: str = "guarded") -> str:
     rows = []
     for card, target in REUSES:
-        acc = {arm: [runs[key(target, arm, None if arm == "uniform" else card, s)]["test_acc"] * 100
-                     for s in SEEDS if key(target, arm, None if arm == "uniform" else card, s) in runs]
-               for arm in ("uniform", "card", "guarded")}
+        acc = {arm: [runs[key(target, name, None if arm == "uniform" else card, s)]["test_acc"] * 100
+                     for s in SEEDS if key(target, name, None if arm == "uniform" else card, s) in runs]
+               for arm, name in (("uniform", "uniform"), ("card", "card"), ("guarded", guarded))}
         if any(len(v) < len(SEEDS) for v in acc.values()):
             continue
         mean = {arm: statistics.mean(v) for arm, v in acc.items()}
-        fell_back = sum(runs[key(target, "guarded", card, s)]["guard"]["decision"] == "uniform"
+        fell_back = sum(runs[key(target, guarded, card, s)]["guard"]["decision"] == "uniform"
                         for s in SEEDS)
         gain = mean["card"] - mean["uniform"]
         kept = (f"{(mean['guarded'] - mean['uniform']) / gain:.0%}" if gain > 0.5 else "-")
@@ -95,27 +102,42 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--doc", action="store_true", help="write the table into docs/swift_sampler.md")
+    parser.add_argument("--guard-param", action="append", default=[], metavar="K=V",
+                        help="a guard setting of the guarded arm (guard_window, guard_margin, "
+                             "guard_score); its runs are kept apart from the defaults'")
     args = parser.parse_args()
+    guard = {k: _value(v) for k, v in (item.split("=", 1) for item in args.guard_param)}
+    guarded = guarded_arm(guard)
     runs: dict[str, dict[str, Any]] = json.loads(OUT.read_text())["runs"] if OUT.exists() else {}
     todo = []
     for card, target in REUSES:
         for seed in SEEDS:
             todo += [(target, "uniform", None, seed), (target, "card", card, seed),
-                     (target, "guarded", card, seed)]
+                     (target, guarded, card, seed)]
     for item in dict.fromkeys(todo):
         name = key(*item)
         if name in runs:
             continue
-        runs[name] = run(*item)
+        runs[name] = run(*item, guard=guard)
         print(f"{name}: {runs[name]['test_acc']:.4f}", file=sys.stderr, flush=True)
         write_json(OUT, {"setting": "SMALL_MNIST1D (mnist1d, 10,000 samples, cnn1d/mlp, 15 epochs, "
                                     "budget 1.0), threads 1", "runs": runs})
-    text = table(runs)
+    text = table(runs, guarded)
     print(text)
+    if args.doc and guard:
+        parser.error("--doc writes the default guard's table; leave out --guard-param")
     if args.doc:
         replace_marked_block(ROOT / "docs/swift_sampler.md", "guard-transfer", text,
                              "python bench/guard_transfer.py --doc")
     return 0
+
+
+def _value(text: str) -> Any:
+    """A ``--guard-param`` value: a number where it reads as one."""
+    try:
+        return float(text)
+    except ValueError:
+        return text
 
 
 if __name__ == "__main__":

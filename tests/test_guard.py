@@ -96,8 +96,20 @@ def test_a_time_budget_skips_the_check_and_says_so():
     assert result["guard"] == {"decision": "card", "skipped": "not checked under a time budget"}
 
 
+def test_the_loss_score_compares_minus_the_validation_loss():
+    trainer = Trainer(_cfg(HIGH, epochs=5, sampler_params={
+        "params": HIGH, "warmup": 0.2, "guard_window": 0.1, "guard_score": "loss"})).train()
+    guard = trainer.result()["guard"]
+    assert guard["score"] == "loss"
+    assert guard["card_score"] < 0 and guard["uniform_score"] < 0  # minus a cross-entropy
+    assert guard["decision"] == "uniform"  # the high-loss card memorises the wrong labels
+    # the winner's branch is the run's state: its validation loss is the uniform score
+    assert guard["uniform_score"] == pytest.approx(-trainer.history[1]["val_loss"], rel=1e-6)
+
+
 @pytest.mark.parametrize("params", [{"guard_window": 0.0}, {"guard_window": 0.6},
-                                    {"guard_margin": -0.1}, {"guard": "yes"}])
+                                    {"guard_margin": -0.1}, {"guard": "yes"},
+                                    {"guard_score": "f1"}])
 def test_guard_settings_out_of_range_are_errors(params):
     with pytest.raises((ValueError, ConfigError)):
         create_sampler("swift", 10, params=LOW, **params)

@@ -13,7 +13,8 @@ NeurIPS 2024):
 4. keep the card if ``s_c >= s_u - margin``, and continue from the card's state; otherwise restore
    ``U`` and sample uniformly for the rest of the run.
 
-The score is the validation accuracy (minus the validation loss for tasks without one). Both
+The score is the sampler's ``guard_score`` (:data:`GUARD_SCORES`): the validation accuracy (minus
+the validation loss for tasks without one), or minus the validation loss. Both
 branches are charged: the run continues with the winner's counts plus the loser's samples, steps and
 passes, so the guard's cost comes out of the budget like any other work. ``result.json`` holds what
 the guard saw and decided under ``guard``.
@@ -28,12 +29,20 @@ from typing import Any
 
 from ..tasks import Evaluation
 
-__all__ = ["run_guard", "guard_score"]
+__all__ = ["GUARD_SCORES", "run_guard", "guard_score"]
 
 
 def guard_score(evaluation: Evaluation) -> float:
-    """The score the guard compares: accuracy, or minus the loss where there is no accuracy."""
+    """The ``accuracy`` score: accuracy, or minus the loss where there is no accuracy."""
     return evaluation.acc if math.isfinite(evaluation.acc) else -evaluation.loss
+
+
+#: What the guard compares on the validation split, by the name a sampler's ``guard_score`` gives:
+#: higher is better; the margin is in the same unit (a fraction of accuracy, or nats).
+GUARD_SCORES: dict[str, Callable[[Evaluation], float]] = {
+    "accuracy": guard_score,
+    "loss": lambda evaluation: -evaluation.loss,
+}
 
 
 def run_guard(trainer: Any, train_until: Callable[[float], None]) -> dict[str, Any]:
@@ -52,7 +61,7 @@ def run_guard(trainer: Any, train_until: Callable[[float], None]) -> dict[str, A
     def branch(mode: str) -> tuple[float, dict[str, float]]:
         sampler.mode, sampler.guard_checked = mode, True
         train_until(until)
-        score = guard_score(trainer.evaluate("val"))
+        score = GUARD_SCORES[sampler.guard_score](trainer.evaluate("val"))
         spent: dict[str, float] = {k: meter.state_dict()[k] - counts0[k]
                                    for k in ("iterations", "forward_samples", "backward_samples")}
         spent["train_s"] = trainer.train_s - saved["train_s"]
@@ -73,7 +82,8 @@ def run_guard(trainer: Any, train_until: Callable[[float], None]) -> dict[str, A
                  steps=int(loser["iterations"]))
     trainer.train_s += loser["train_s"]
     return {"progress": start, "until": until, "card_score": card_score,
-            "uniform_score": uniform_score, "margin": sampler.guard_margin,
+            "uniform_score": uniform_score, "score": sampler.guard_score,
+            "margin": sampler.guard_margin,
             "decision": "card" if keep else "uniform",
             "extra_backward_samples": int(loser["backward_samples"]),
             "extra_forward_samples": int(loser["forward_samples"]),

@@ -16,6 +16,8 @@ from .card import SamplerCard, load_card, transformed_features
 from .family import SamplerFamily
 
 REFRESH = ("stats", "scoring-pass")
+#: What the guard can compare (scored by ``swiftsampler.engine.guard.GUARD_SCORES``).
+GUARD_SCORE_NAMES = ("accuracy", "loss")
 DEFAULT_WARMUP = 0.2
 
 
@@ -55,6 +57,9 @@ class SwiftSampler(Sampler):
             for tasks without an accuracy) the card may trail uniform sampling and still be kept;
             the default 0.01 (one point) keeps a card whose short-window score is within the noise
             of a small validation split, while a card that really hurts loses by far more.
+        guard_score: what the check compares on the validation split: ``accuracy`` (minus the loss
+            for tasks without one) or ``loss`` (minus the mean loss, in nats; ``guard_margin`` in
+            nats too).
     """
 
     def __init__(self, num_samples: int, *, card: str | None = None,
@@ -62,7 +67,8 @@ class SwiftSampler(Sampler):
                  features: Sequence[str] = ("loss", "entropy"), transform: str = "cdf",
                  n_knots: int = 5, combine: str = "product", floor: float = 0.0,
                  warmup: float | None = None, refresh: str = "stats", guard: bool = True,
-                 guard_window: float = 0.1, guard_margin: float = 0.01) -> None:
+                 guard_window: float = 0.1, guard_margin: float = 0.01,
+                 guard_score: str = "accuracy") -> None:
         super().__init__(num_samples)
         if card is not None:
             if params is not None:
@@ -88,6 +94,10 @@ class SwiftSampler(Sampler):
         self.guard = guard
         self.guard_window = check_range("guard_window", guard_window, 0.0, 0.5, low_open=True)
         self.guard_margin = check_range("guard_margin", guard_margin, 0.0, 1.0)
+        if guard_score not in GUARD_SCORE_NAMES:
+            raise ValueError(f"guard_score must be one of {', '.join(GUARD_SCORE_NAMES)}, got "
+                             f"{guard_score!r}")
+        self.guard_score = guard_score
         #: ``"card"`` or ``"uniform"``: what the epochs after the warm-up sample with (the guard's
         #: decision; a branch of the guard's check sets it for its window).
         self.mode = "card"
