@@ -98,6 +98,31 @@ def table(runs: dict[str, dict[str, Any]], guarded: str = "guarded") -> str:
                          "card, guarded %", "guard fell back", "gain kept"], rows)
 
 
+def variants_table(runs: dict[str, dict[str, Any]]) -> str:
+    """Every guard setting measured (the arms ``guarded[...]`` in the results): per reuse, the
+    guarded run's mean difference to uniform and how many seeds fell back."""
+    arms = sorted({name.split("|")[1].split(" card@")[0] for name in runs
+                   if name.split("|")[1].startswith("guarded")}, key=lambda a: (a != "guarded", a))
+    rows = []
+    for card, target in REUSES:
+        uniform = [runs[key(target, "uniform", None, s)]["test_acc"] for s in SEEDS]
+        plain = [runs[key(target, "card", card, s)]["test_acc"] for s in SEEDS]
+        row = [f"{card:.0%} card on {describe(target)}",
+               f"{100 * (statistics.mean(plain) - statistics.mean(uniform)):+.2f}"]
+        for arm in arms:
+            names = [key(target, arm, card, s) for s in SEEDS]
+            if not all(n in runs for n in names):
+                row.append("-")
+                continue
+            diff = 100 * (statistics.mean(runs[n]["test_acc"] for n in names)
+                          - statistics.mean(uniform))
+            back = sum(runs[n]["guard"]["decision"] == "uniform" for n in names)
+            row.append(f"{diff:+.2f} ({back}/{len(SEEDS)})")
+        rows.append(row)
+    names = [a if a != "guarded" else "guarded (defaults)" for a in arms]
+    return format_table(["reuse", "card, no guard", *names], rows)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -124,11 +149,16 @@ def main() -> int:
                                     "budget 1.0), threads 1", "runs": runs})
     text = table(runs, guarded)
     print(text)
+    variants = variants_table(runs)
+    print(variants)
     if args.doc and guard:
         parser.error("--doc writes the default guard's table; leave out --guard-param")
     if args.doc:
         replace_marked_block(ROOT / "docs/swift_sampler.md", "guard-transfer", text,
                              "python bench/guard_transfer.py --doc")
+        replace_marked_block(ROOT / "docs/swift_sampler.md", "guard-variants", variants,
+                             "python bench/guard_transfer.py --guard-param K=V ... (each variant), "
+                             "then --doc")
     return 0
 
 
