@@ -91,6 +91,18 @@ def test_the_margin_keeps_a_card_that_trails_by_less():
     assert result["guard"]["decision"] == "card"  # a margin of 1.0 (accuracy) keeps any card
 
 
+def test_blend_hedges_between_the_card_and_uniform_where_the_check_cannot_tell():
+    params = {"params": HIGH, "warmup": 0.2, "guard_window": 0.1, "guard_margin": 1.0}
+    blended = train(_cfg(HIGH, epochs=5, sampler_params={**params, "guard_blend": 0.5}))
+    assert blended["guard"]["decision"] == "blend"  # any score is within a margin of 1.0
+    kept = train(_cfg(HIGH, epochs=5, sampler_params=params))
+    assert kept["guard"]["decision"] == "card"
+    # HIGH draws mostly the mislabelled samples; blended half-way toward uniform, fewer of them
+    card_share = kept["noise"]["sampling_mass_on_noisy"]
+    blend_share = blended["noise"]["sampling_mass_on_noisy"]
+    assert 0.45 < blend_share < card_share - 0.1
+
+
 def test_a_time_budget_skips_the_check_and_says_so():
     result = train(_cfg(LOW, epochs=3, time_budget=2.0))
     assert result["guard"] == {"decision": "card", "skipped": "not checked under a time budget"}
@@ -109,7 +121,7 @@ def test_the_loss_score_compares_minus_the_validation_loss():
 
 @pytest.mark.parametrize("params", [{"guard_window": 0.0}, {"guard_window": 0.6},
                                     {"guard_margin": -0.1}, {"guard": "yes"},
-                                    {"guard_score": "f1"}])
+                                    {"guard_score": "f1"}, {"guard_blend": 1.0}])
 def test_guard_settings_out_of_range_are_errors(params):
     with pytest.raises((ValueError, ConfigError)):
         create_sampler("swift", 10, params=LOW, **params)

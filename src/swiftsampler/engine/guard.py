@@ -11,7 +11,8 @@ NeurIPS 2024):
    on the validation split: ``s_u``; keep that state ``U``;
 3. restore ``S``, train to ``p + w`` with the **card**, score: ``s_c``;
 4. keep the card if ``s_c >= s_u - margin``, and continue from the card's state; otherwise restore
-   ``U`` and sample uniformly for the rest of the run.
+   ``U`` and sample uniformly for the rest of the run. With a ``guard_blend`` above 0, a card kept
+   with ``s_c < s_u + margin`` (the check cannot tell) is blended toward uniform sampling instead.
 
 The score is the sampler's ``guard_score`` (:data:`GUARD_SCORES`): the validation accuracy (minus
 the validation loss for tasks without one), or minus the validation loss. Both
@@ -77,14 +78,16 @@ def run_guard(trainer: Any, train_until: Callable[[float], None]) -> dict[str, A
     else:
         trainer.restore(uniform_state)
         loser = card_spent
-    sampler.mode, sampler.guard_checked = ("card" if keep else "uniform"), True
+    unsure = keep and sampler.guard_blend > 0 and card_score < uniform_score + sampler.guard_margin
+    decision = "blend" if unsure else "card" if keep else "uniform"
+    sampler.mode, sampler.guard_checked = decision, True
     meter.charge(forward=int(loser["forward_samples"]), backward=int(loser["backward_samples"]),
                  steps=int(loser["iterations"]))
     trainer.train_s += loser["train_s"]
     return {"progress": start, "until": until, "card_score": card_score,
             "uniform_score": uniform_score, "score": sampler.guard_score,
-            "margin": sampler.guard_margin,
-            "decision": "card" if keep else "uniform",
+            "margin": sampler.guard_margin, "blend": sampler.guard_blend,
+            "decision": decision,
             "extra_backward_samples": int(loser["backward_samples"]),
             "extra_forward_samples": int(loser["forward_samples"]),
             "wall_s": time.perf_counter() - t0}

@@ -60,6 +60,10 @@ class SwiftSampler(Sampler):
         guard_score: what the check compares on the validation split: ``accuracy`` (minus the loss
             for tasks without one) or ``loss`` (minus the mean loss, in nats; ``guard_margin`` in
             nats too).
+        guard_blend: a hedge where the check cannot tell the card from uniform sampling (the card's
+            score within ``guard_margin`` of uniform's, either side): the rest of the run samples
+            from ``(1 - guard_blend) P + guard_blend / N``, the card blended toward uniform; 0
+            (the default) keeps the card whole there.
     """
 
     def __init__(self, num_samples: int, *, card: str | None = None,
@@ -68,7 +72,7 @@ class SwiftSampler(Sampler):
                  n_knots: int = 5, combine: str = "product", floor: float = 0.0,
                  warmup: float | None = None, refresh: str = "stats", guard: bool = True,
                  guard_window: float = 0.1, guard_margin: float = 0.01,
-                 guard_score: str = "accuracy") -> None:
+                 guard_score: str = "accuracy", guard_blend: float = 0.0) -> None:
         super().__init__(num_samples)
         if card is not None:
             if params is not None:
@@ -98,8 +102,9 @@ class SwiftSampler(Sampler):
             raise ValueError(f"guard_score must be one of {', '.join(GUARD_SCORE_NAMES)}, got "
                              f"{guard_score!r}")
         self.guard_score = guard_score
-        #: ``"card"`` or ``"uniform"``: what the epochs after the warm-up sample with (the guard's
-        #: decision; a branch of the guard's check sets it for its window).
+        self.guard_blend = check_range("guard_blend", guard_blend, 0.0, 1.0, high_open=True)
+        #: ``"card"``, ``"blend"`` or ``"uniform"``: what the epochs after the warm-up sample with
+        #: (the guard's decision; a branch of the guard's check sets it for its window).
         self.mode = "card"
         self.guard_checked = False
 
@@ -128,4 +133,6 @@ class SwiftSampler(Sampler):
                 or not bool(stats.seen_mask.any())):
             return uniform_plan(self.num_samples, generator, info.n_samples)
         p = self.probabilities(stats).to(generator.device)
+        if self.mode == "blend":
+            p = (1 - self.guard_blend) * p + self.guard_blend / p.numel()
         return EpochPlan(draw_with_replacement(p, info.n_samples, generator))

@@ -53,15 +53,18 @@ def _check_values(values: Tensor) -> Tensor:
     return values.to(torch.float64)
 
 
-def _cumulative(values: Tensor, mass: Tensor) -> Tensor:
+def _cumulative(values: Tensor, mass: Tensor | None) -> Tensor:
     """Mid-point cumulative mass of each value among the seen values, divided by the total mass.
 
     ``(sum_{v_j < v_i} m_j + 0.5 sum_{v_j == v_i} m_j) / sum_j m_j`` over non-NaN ``v_j``; NaN -> 0.5.
-    The caller guarantees the total seen mass is positive. One sort (:mod:`.._ranks`).
+    The caller guarantees the total seen mass is positive; ``mass=None`` is a mass of 1 each. One
+    sort (:mod:`.._ranks`).
     """
     seen = ~values.isnan()
+    if bool(seen.all()):  # the common case after the first epoch: no masked copies
+        return mid_cumulative(values, mass)
     u = torch.full_like(values, UNSEEN_U)
-    u[seen] = mid_cumulative(values[seen], mass[seen])
+    u[seen] = mid_cumulative(values[seen], None if mass is None else mass[seen])
     return u
 
 
@@ -71,7 +74,7 @@ def cdf(values: Tensor, mass: Tensor | None = None) -> Tensor:
     values = _check_values(values)
     if not (~values.isnan()).any():
         return torch.full_like(values, UNSEEN_U)
-    return _cumulative(values, torch.ones_like(values))
+    return _cumulative(values, None)
 
 
 @TRANSFORMS.register("cgf")
