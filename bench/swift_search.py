@@ -5,6 +5,8 @@ with 40% symmetric label noise and ``cnn2d``.
     python bench/swift_search.py                      # the reduced setting of docs/swift_sampler.md
     python bench/swift_search.py --full-size          # the setting: 20k images, val 10%
     python bench/swift_search.py --variants pruning,subset --seeds 0,1,2
+    python bench/swift_search.py --shots 500 --seeds 0,1,2 --out bench/results/swift_search_500 \
+        --marker swift-search-500                     # 5,000 training images (docs/swift_sampler.md)
 
 For each seed: one uniform training run (the unit of the cost: its wall time, same process, same
 machine), then each search variant, then a training run with each variant's card (test accuracy).
@@ -83,6 +85,8 @@ def main() -> None:
     parser.add_argument("--no-rank", dest="rank", action="store_false")
     parser.add_argument("--out", type=Path, default=ROOT / "bench/results/swift_search")
     parser.add_argument("--doc", default=str(ROOT / "docs/swift_sampler.md"))
+    parser.add_argument("--marker", default="swift-search",
+                        help="the block of --doc to write (default: swift-search)")
     args = parser.parse_args()
     if args.full_size:
         args.shots, args.val_ratio = 2000, 0.1
@@ -162,7 +166,7 @@ def main() -> None:
                  f"rows): Spearman {rank['spearman']:.3f}, Kendall {rank['kendall']:.3f}.")
     print(text)
     if args.doc:
-        replace_marked_block(args.doc, "swift-search", text, command)
+        replace_marked_block(args.doc, args.marker, text, command)
 
 
 def _train(cfg: RunConfig, data) -> dict:  # noqa: ANN001

@@ -80,3 +80,26 @@ def test_load_results_of_run_folders(tmp_path, capsys):
     frame = swiftsampler.load_results(tmp_path)
     assert list(frame["seed"]) == [0, 1] and frame["test_acc"].between(0, 1).all()
     assert swiftsampler.load_results(tmp_path / "seed1")["seed"].tolist() == [1]
+
+
+def test_wandb_logs_every_epoch_to_an_offline_run(tmp_path, monkeypatch):
+    """``--log wandb`` with W&B's own offline mode: one run under DIR/wandb whose summary holds the
+    last epoch's values, and whose log file names the history fields."""
+    pytest.importorskip("wandb")
+    from swiftsampler.logs import WandB
+
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    out = tmp_path / "run"
+    assert main(["train", *TINY, "--out", str(out), "--log", "wandb", "--progress", "off"]) == 0
+    (log,) = out.glob("wandb/offline-run-*/run-*.wandb")
+    written = log.read_bytes()
+    assert b"val_acc" in written and b"train_loss" in written
+    with open(out / "metrics.csv", newline="") as fh:
+        last = list(csv.DictReader(fh))[-1]
+    logger = WandB(tmp_path / "again", step_key="iterations")
+    logger({"iterations": 11, "val_acc": 0.5, "train_loss": 1.25, "sampler": "uniform"})
+    logger({"iterations": 22, "val_acc": float(last["val_acc"]), "train_loss": 0.75})
+    assert logger.run.summary["val_acc"] == pytest.approx(float(last["val_acc"]))
+    assert logger.run.summary["train_loss"] == 0.75
+    assert "sampler" not in logger.run.summary.keys()  # scalars only
+    logger.close()

@@ -385,8 +385,9 @@ def build_parser() -> argparse.ArgumentParser:
                             "--nproc_per_node N (gloo on the CPU, nccl on GPUs); --batch-size is "
                             "global (default: 1)")
     train.add_argument("--log", default="none", metavar="NAME[,NAME]",
-                       help="also log every epoch to: tensorboard (event files in DIR/tensorboard); "
-                            "DIR/metrics.csv is always written (default: none)")
+                       help="also log every epoch to: tensorboard (event files in DIR/tensorboard), "
+                            "wandb (a Weights & Biases run, files in DIR/wandb); DIR/metrics.csv is "
+                            "always written (default: none)")
     train.add_argument("--progress", choices=("auto", "on", "off"), default="auto",
                        help="progress on stderr: a bar on a terminal, one line per epoch otherwise "
                             "(auto, the default); on: always a bar; off: nothing")
@@ -462,7 +463,8 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument("--no-plots", dest="plots", action="store_false",
                         help="skip the PNG plots")
     search.add_argument("--log", default="none", metavar="NAME[,NAME]",
-                        help="also log every trial to: tensorboard (DIR/tensorboard) (default: none)")
+                        help="also log every trial to: tensorboard (DIR/tensorboard), wandb "
+                             "(DIR/wandb) (default: none)")
     search.add_argument("--progress", choices=("auto", "on", "off"), default="auto",
                         help="a bar on a terminal, one line per trial otherwise (default: auto)")
     add_config_arguments(search, exclude=("sampler", "sampler_params", "sampler_card",
@@ -498,7 +500,8 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("--search-trials", type=int, default=30,
                          help="trials of the sampler search behind each swift cell (default: 30)")
     compare.add_argument("--log", default="none", metavar="NAME[,NAME]",
-                         help="also log every run's epochs to: tensorboard (DIR/runs/<run>/tensorboard) "
+                         help="also log every run's epochs to: tensorboard (DIR/runs/<run>/tensorboard), "
+                              "wandb (one W&B run a grid run, files in DIR/runs/<run>/wandb) "
                               "(default: none)")
     compare.add_argument("--progress", choices=("auto", "on", "off"), default="auto",
                          help="a bar on a terminal, one line per finished run otherwise (default: auto)")

@@ -8,7 +8,10 @@ see :class:`swiftsampler.engine.Trainer`), so the same records reach every desti
 * :class:`ProgressLines` — one line per epoch on stderr when it is not a terminal (SLURM and ``nohup``
   logs show progress; a terminal gets the progress bar instead);
 * :class:`TensorBoard` — event files for ``tensorboard --logdir`` (the ``tensorboard`` package, an
-  optional extra: ``pip install 'swiftsampler[tensorboard]'``).
+  optional extra: ``pip install 'swiftsampler[tensorboard]'``);
+* :class:`WandB` — a Weights & Biases run (the ``wandb`` package, ``pip install 'swiftsampler[wandb]'``;
+  W&B's own settings apply: ``WANDB_PROJECT``, ``WANDB_MODE=offline`` for files only, under
+  ``DIR/wandb``).
 
 ``LOGGERS`` is the registry of the optional destinations that ``--log NAME`` turns on.
 """
@@ -16,6 +19,7 @@ see :class:`swiftsampler.engine.Trainer`), so the same records reach every desti
 from __future__ import annotations
 
 import math
+import os
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -27,7 +31,7 @@ from .files import write_csv
 from .registry import Registry
 
 __all__ = ["LOGGERS", "MetricsCSV", "ProgressLines", "RunLines", "TensorBoard", "TrialLines",
-           "create_loggers", "run_logger"]
+           "WandB", "create_loggers", "run_logger"]
 
 EpochCallback = Callable[[dict[str, Any]], None]
 
@@ -155,6 +159,34 @@ class TensorBoard:
         self.writer.close()
 
 
+class WandB:
+    """Scalars of every record to one Weights & Biases run named after ``out_dir``, at the step
+    ``record[step_key]``; its local files go under ``out_dir/wandb``. The project is W&B's own
+    setting (``WANDB_PROJECT``, default ``swiftsampler``); ``WANDB_MODE=offline`` writes files only
+    (``wandb sync`` uploads them later)."""
+
+    def __init__(self, out_dir: str | Path, step_key: str = "iterations") -> None:
+        try:
+            import wandb
+        except ImportError:
+            raise ConfigError("--log wandb needs the wandb package: "
+                              "pip install 'swiftsampler[wandb]'") from None
+        out_dir = Path(out_dir)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        self.run = wandb.init(project=os.environ.get("WANDB_PROJECT", "swiftsampler"),
+                              name=out_dir.name, dir=str(out_dir), reinit="create_new",
+                              settings=wandb.Settings(silent=True, console="off"))
+        self.step_key = step_key
+
+    def __call__(self, record: dict[str, Any]) -> None:
+        scalars = {key: value for key, value in record.items() if key != self.step_key
+                   and isinstance(value, (int, float)) and not isinstance(value, bool)}
+        self.run.log(scalars, step=int(record.get(self.step_key) or 0), commit=True)
+
+    def close(self) -> None:
+        self.run.finish()
+
+
 LOGGERS: Registry[EpochCallback] = Registry("logger")
 
 
@@ -162,6 +194,12 @@ LOGGERS: Registry[EpochCallback] = Registry("logger")
 def tensorboard_logger(out_dir: str | Path, step_key: str = "iterations") -> TensorBoard:
     """TensorBoard event files in DIR/tensorboard (pip install 'swiftsampler[tensorboard]')."""
     return TensorBoard(Path(out_dir) / "tensorboard", step_key)
+
+
+@LOGGERS.register("wandb")
+def wandb_logger(out_dir: str | Path, step_key: str = "iterations") -> WandB:
+    """A Weights & Biases run, files in DIR/wandb (pip install 'swiftsampler[wandb]')."""
+    return WandB(out_dir, step_key)
 
 
 def create_loggers(names: Sequence[str], out_dir: str | Path, step_key: str = "iterations"
