@@ -19,6 +19,10 @@ Experiments:
 * ``budgeted`` (Arazo et al., BMVC 2021): uniform sampling, p-SGD, c-SGD, selective backprop, UIS and
   InfoBatch with no augmentation, and uniform sampling with the standard augmentation, mixup, RICAP
   and RandAugment, at budgets 0.2, 0.3, 0.5 and 1.0, on ``cnn2d`` and ``resnet18``, 3 seeds.
+* ``lm`` (Swift Sampler, Table 11): ``gpt-tiny`` on Tiny Shakespeare (``--text``, characters, AdamW),
+  uniform sampling and selective backprop at budgets 0.3 and 1.0, 3 seeds; the table is the
+  validation and test loss in nats per character (and the test perplexity), each sampler's paired
+  difference to uniform sampling at the same budget with its 95% interval.
 """
 
 from __future__ import annotations
@@ -26,12 +30,13 @@ from __future__ import annotations
 import argparse
 import shutil
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from reports import restore, snapshot, tables
 
 from swiftsampler.cli import main as cli
+from swiftsampler.experiments.report import paired_interval
 from swiftsampler.report import replace_marked_block
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -49,7 +54,7 @@ class Size:
     widths: dict[str, int] = field(default_factory=dict)  # per model; absent: the model's default
 
     def describe(self) -> str:
-        images = "all training images" if self.shots == 0 else f"{self.shots:,} training images per class"
+        images = "all training samples" if self.shots == 0 else f"{self.shots:,} training samples per class"
         widths = ", ".join(f"{m} width {w}" for m, w in self.widths.items()) or "default widths"
         return (f"{images}, a {self.epochs}-epoch reference schedule, {self.val_ratio:.0%} of the "
                 f"training set held out for validation, {widths}")
@@ -72,6 +77,7 @@ class Experiment:
     full: Size
     base: tuple[str, ...]
     plot: str = "accuracy_vs_budget.png"
+    table: str = "report"  # the docs' table: the compare report's ("report") or the losses ("loss")
 
 
 BUDGETS = "0.2,0.3,0.5,1.0"
@@ -89,7 +95,48 @@ EXPERIMENTS: dict[str, Experiment] = {
         full=Size(shots=0, epochs=30, val_ratio=0.1),
         base=("--dataset", "fashion-mnist", "--eval-batch-size", "256"),
     ),
+    "lm": Experiment(
+        title="A character-level language model (Swift Sampler Table 11)",
+        models=("gpt-tiny",),
+        grids=(Grid({"samplers": "uniform,selective-backprop", "budgets": "0.3,1.0"}),),
+        sized=Size(shots=0, epochs=10, val_ratio=0.1),
+        full=Size(shots=0, epochs=40, val_ratio=0.1),
+        base=("--dataset", "textfile", "--optimizer", "adamw", "--lr", "0.003",
+              "--weight-decay", "0.1", "--eval-batch-size", "256"),
+        plot="accuracy_vs_time.png",
+        table="loss",
+    ),
 }
+TEXT = Path("/work/shared/data/tinyshakespeare.txt")  # ../shared/data/README.md
+
+
+def loss_table(store: Path) -> str:
+    """Per sampler and budget: the validation and test loss in nats per token (mean ± sd over the
+    seeds), the test perplexity, and the paired test-loss difference to uniform sampling at the
+    same budget with its 95% interval (negative: lower loss than uniform)."""
+    from swiftsampler import load_results
+    from swiftsampler.report import format_table
+
+    frame = load_results(store.parent)  # the compare directory
+    frame = frame[frame["status"] == "done"]
+    rows = []
+    groups = frame.groupby(["budget", "sampler"], sort=True)
+    for (budget, sampler), group in sorted(groups, key=lambda g: (g[0][0], g[0][1] != "uniform",
+                                                                   g[0][1])):
+        uniform = frame[(frame["budget"] == budget) & (frame["sampler"] == "uniform")]
+        pairs = group.merge(uniform, on="seed", suffixes=("", "_u"))
+        diffs = list(pairs["test_loss"] - pairs["test_loss_u"])
+        mean, low, high = paired_interval(diffs) if sampler != "uniform" else (None, None, None)
+        rows.append([f"{budget:.0%}", sampler,
+                     f"{group['val_loss'].mean():.3f} ± {group['val_loss'].std(ddof=1):.3f}",
+                     f"{group['test_loss'].mean():.3f} ± {group['test_loss'].std(ddof=1):.3f}",
+                     f"{group['test_ppl'].mean():.2f}" if "test_ppl" in group else "-",
+                     "-" if mean is None else
+                     f"{mean:+.3f}" + ("" if low is None else f" [{low:+.3f}, {high:+.3f}]"),
+                     f"{group['wall_s'].mean():.0f}", str(len(group))])
+    return format_table(["budget", "sampler", "val loss (nats/char)", "test loss (nats/char)",
+                         "test perplexity", "test loss - uniform [95% CI]", "wall s", "seeds"], rows)
+
 
 
 def compare_commands(experiment: Experiment, size: Size, jobs: int, out: Path,
@@ -129,8 +176,12 @@ def main(argv: list[str] | None = None) -> int:
                         help="only re-render the report and the docs from the results store")
     parser.add_argument("--snapshot", action="store_true",
                         help="only copy the results store to bench/results/ (safe while runs write)")
+    parser.add_argument("--text", type=Path, default=TEXT,
+                        help=f"the text file of the lm experiment (default: {TEXT})")
     args = parser.parse_args(argv)
     experiment = EXPERIMENTS[args.experiment]
+    if experiment.base[1] == "textfile":
+        experiment = replace(experiment, base=(*experiment.base, "--data-dir", str(args.text)))
     size = experiment.full if args.full else experiment.sized
     tag = f"real-{args.experiment}" + ("-full" if args.full else "")
     out = ROOT / "runs" / tag
@@ -153,8 +204,8 @@ def main(argv: list[str] | None = None) -> int:
     if cli(["report", str(out)]) != 0:
         return 1
     shown = f"python bench/real_data.py {args.experiment}" + (" --full" if args.full else "")
-    text = (f"Size: {size.describe()}; 3 seeds.\n\n" + tables(out / "report.md")
-            + f"\n\n![accuracy vs budget](images/{tag}.png)")
+    body = loss_table(out / "results.db") if experiment.table == "loss" else tables(out / "report.md")
+    text = f"Size: {size.describe()}; 3 seeds.\n\n{body}\n\n![{experiment.title}](images/{tag}.png)"
     replace_marked_block(DOC, tag, text, shown)
     shutil.copyfile(out / experiment.plot, ROOT / "docs" / "images" / f"{tag}.png")
     if failed:
