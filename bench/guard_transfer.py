@@ -6,8 +6,10 @@
 The cards are the ``swift-noise`` preset's (searched on MNIST-1D with cnn1d at 0%, 20% and 40%
 symmetric label noise; copied to ``bench/results/cards/``). Each reuse trains the target setting
 (``SMALL_MNIST1D``: 10,000 samples, 15 epochs, budget 1.0) three ways per seed: uniform sampling, the
-card with the guard off, and the card with the guard on (its defaults: a tenth of the budget per
-branch, a one-point margin). Results go to ``bench/results/guard_transfer.json``, one entry per run,
+card with the guard off, and the card with the guard on (its defaults: 5% of the budget per
+branch, scored by the validation loss, a 0.02-nat margin, a half blend toward uniform sampling where
+the check cannot tell). ``--guard-param K=V`` measures other guard settings (the former defaults:
+``guard_window=0.1 guard_margin=0.01 guard_score=accuracy guard_blend=0``). Results go to ``bench/results/guard_transfer.json``, one entry per run,
 and a re-run skips the runs already there.
 
 "Gain kept" is ``(guarded - uniform) / (card - uniform)`` where the card beats uniform by more than
@@ -119,8 +121,17 @@ def variants_table(runs: dict[str, dict[str, Any]]) -> str:
             back = sum(runs[n]["guard"]["decision"] == "uniform" for n in names)
             row.append(f"{diff:+.2f} ({back}/{len(SEEDS)})")
         rows.append(row)
-    names = [a if a != "guarded" else "guarded (defaults)" for a in arms]
-    return format_table(["reuse", "card, no guard", *names], rows)
+    return format_table(["reuse", "card, no guard", *map(_label, arms)], rows)
+
+
+def _label(arm: str) -> str:
+    """A guarded arm's column: its settings, short (``guarded``: the defaults)."""
+    if arm == "guarded":
+        return "defaults"
+    settings = dict(item.split("=") for item in arm[len("guarded["):-1].split(","))
+    short = {"guard_window": "window", "guard_score": "score", "guard_margin": "margin",
+             "guard_blend": "blend"}
+    return ", ".join(f"{short.get(k, k)} {v}" for k, v in settings.items())
 
 
 def main() -> int:

@@ -87,15 +87,17 @@ def test_the_guard_is_deterministic_and_resumes_exactly(tmp_path):
 def test_the_margin_keeps_a_card_that_trails_by_less():
     result = train(_cfg(HIGH, epochs=5,
                         sampler_params={"params": HIGH, "warmup": 0.2, "guard_window": 0.1,
-                                        "guard_margin": 1.0}))
+                                        "guard_margin": 1.0, "guard_score": "accuracy",
+                                        "guard_blend": 0.0}))
     assert result["guard"]["decision"] == "card"  # a margin of 1.0 (accuracy) keeps any card
 
 
 def test_blend_hedges_between_the_card_and_uniform_where_the_check_cannot_tell():
-    params = {"params": HIGH, "warmup": 0.2, "guard_window": 0.1, "guard_margin": 1.0}
+    params = {"params": HIGH, "warmup": 0.2, "guard_window": 0.1, "guard_margin": 1.0,
+              "guard_score": "accuracy"}
     blended = train(_cfg(HIGH, epochs=5, sampler_params={**params, "guard_blend": 0.5}))
-    assert blended["guard"]["decision"] == "blend"  # any score is within a margin of 1.0
-    kept = train(_cfg(HIGH, epochs=5, sampler_params=params))
+    assert blended["guard"]["decision"] == "blend"  # any accuracy is within a margin of 1.0
+    kept = train(_cfg(HIGH, epochs=5, sampler_params={**params, "guard_blend": 0.0}))
     assert kept["guard"]["decision"] == "card"
     # HIGH draws mostly the mislabelled samples; blended half-way toward uniform, fewer of them
     card_share = kept["noise"]["sampling_mass_on_noisy"]

@@ -424,9 +424,10 @@ class Trainer:
         record = self.guard_record
         if record["decision"] == "uniform":
             logging.getLogger("swiftsampler").warning(
-                "the sampler card lost to uniform sampling on the validation split (%.4f against "
-                "%.4f after %.0f%% of the budget); the run samples uniformly from here",
-                record["card_score"], record["uniform_score"], 100 * record["until"])
+                "the sampler card lost to uniform sampling on the validation split (%s score %.4f "
+                "against %.4f after %.0f%% of the budget); the run samples uniformly from here",
+                record["score"], record["card_score"], record["uniform_score"],
+                100 * record["until"])
 
     def _scoring_batches(self, batch_size: int) -> Iterator[Batch]:
         """A scoring pass's batches: every training sample, in order (under DDP this rank's

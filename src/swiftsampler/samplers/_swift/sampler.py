@@ -38,9 +38,10 @@ class SwiftSampler(Sampler):
 
     The guard (``guard=True``, the default; engine runs only) checks the card where it is used: when
     the warm-up ends, the engine trains ``guard_window`` of the budget twice from the same state, once
-    with the card and once uniformly, scores both on the validation split and keeps the card only if
-    its score is at least the uniform one minus ``guard_margin``; otherwise the rest of the run samples
-    uniformly. Both branches are charged to the budget (the losing one is the guard's cost), and the run
+    with the card and once uniformly, scores both on the validation split (minus the loss, by
+    default) and keeps the card only if its score is at least the uniform one minus
+    ``guard_margin``; otherwise the rest of the run samples uniformly. A card kept by less than the
+    margin (the check cannot tell) is blended toward uniform sampling (``guard_blend``). Both branches are charged to the budget (the losing one is the guard's cost), and the run
     continues from the winner's state (:mod:`swiftsampler.engine.guard`).
 
     Args:
@@ -52,18 +53,18 @@ class SwiftSampler(Sampler):
             ``init_fraction`` (where its shared initialisation was taken), else 0.2.
         refresh: where the features come from, ``stats`` or ``scoring-pass``.
         guard: check the card against uniform sampling once the warm-up ends (see above).
-        guard_window: fraction of the budget each branch of the check trains, in (0, 0.5].
-        guard_margin: how far (in the validation score: accuracy as a fraction, or minus the loss
-            for tasks without an accuracy) the card may trail uniform sampling and still be kept;
-            the default 0.01 (one point) keeps a card whose short-window score is within the noise
-            of a small validation split, while a card that really hurts loses by far more.
-        guard_score: what the check compares on the validation split: ``accuracy`` (minus the loss
-            for tasks without one) or ``loss`` (minus the mean loss, in nats; ``guard_margin`` in
-            nats too).
-        guard_blend: a hedge where the check cannot tell the card from uniform sampling (the card's
-            score within ``guard_margin`` of uniform's, either side): the rest of the run samples
-            from ``(1 - guard_blend) P + guard_blend / N``, the card blended toward uniform; 0
-            (the default) keeps the card whole there.
+        guard_window: fraction of the budget each branch of the check trains, in (0, 0.5]
+            (default 0.05).
+        guard_margin: how far the card's score may trail uniform sampling's and still be kept, in
+            the score's unit (nats for ``loss``, a fraction for ``accuracy``; default 0.02 nats).
+        guard_score: what the check compares on the validation split: ``loss`` (minus the mean
+            loss, the default: continuous, so a short window separates the branches) or
+            ``accuracy`` (minus the loss for tasks without one).
+        guard_blend: the hedge where the check cannot tell the card from uniform sampling (the
+            card's score within ``guard_margin`` of uniform's, either side): the rest of the run
+            samples from ``(1 - guard_blend) P + guard_blend / N``, the card blended toward uniform
+            (default 0.5; 0 keeps the card whole there). The defaults were chosen on the
+            transfer table of docs/swift_sampler.md.
     """
 
     def __init__(self, num_samples: int, *, card: str | None = None,
@@ -71,8 +72,8 @@ class SwiftSampler(Sampler):
                  features: Sequence[str] = ("loss", "entropy"), transform: str = "cdf",
                  n_knots: int = 5, combine: str = "product", floor: float = 0.0,
                  warmup: float | None = None, refresh: str = "stats", guard: bool = True,
-                 guard_window: float = 0.1, guard_margin: float = 0.01,
-                 guard_score: str = "accuracy", guard_blend: float = 0.0) -> None:
+                 guard_window: float = 0.05, guard_margin: float = 0.02,
+                 guard_score: str = "loss", guard_blend: float = 0.5) -> None:
         super().__init__(num_samples)
         if card is not None:
             if params is not None:
