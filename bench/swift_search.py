@@ -46,10 +46,12 @@ VARIANTS = {
     "pruning": dict(train_subset=1.0, val_subset=1.0, references=()),
     "subset": dict(pruner="none", references=()),
     "default, all validation rows": dict(val_subset=1.0),
+    "default, all training rows": dict(train_subset=1.0),
 }
 SHORT = {"none": "none (30 full inner loops)",
          "default": "default (subsets + successive halving + drop-loss reference)",
-         "pruning": "pruning", "subset": "subset", "full-val": "default, all validation rows"}
+         "pruning": "pruning", "subset": "subset", "full-val": "default, all validation rows",
+         "full-train": "default, all training rows"}
 
 
 def mean_std(values: list[float], scale: float = 100.0, digits: int = 2) -> str:
