@@ -9,8 +9,8 @@ symmetric label noise; copied to ``bench/results/cards/``). Each reuse trains th
 card with the guard off, and the card with the guard on (its defaults: 5% of the budget per
 branch, scored by the validation loss, a 0.02-nat margin, a half blend toward uniform sampling where
 the check cannot tell). ``--guard-param K=V`` measures other guard settings (the former defaults:
-``guard_window=0.1 guard_margin=0.01 guard_score=accuracy guard_blend=0``). Results go to ``bench/results/guard_transfer.json``, one entry per run,
-and a re-run skips the runs already there.
+``guard_window=0.1 guard_margin=0.01 guard_score=accuracy guard_blend=0``). Results go to
+``bench/results/guard_transfer.json``, one entry per run, and a re-run skips the runs already there.
 
 "Gain kept" is ``(guarded - uniform) / (card - uniform)`` where the card beats uniform by more than
 half a point; elsewhere what counts is how far the guarded run is from uniform.

@@ -41,8 +41,9 @@ class SwiftSampler(Sampler):
     with the card and once uniformly, scores both on the validation split (minus the loss, by
     default) and keeps the card only if its score is at least the uniform one minus
     ``guard_margin``; otherwise the rest of the run samples uniformly. A card kept by less than the
-    margin (the check cannot tell) is blended toward uniform sampling (``guard_blend``). Both branches are charged to the budget (the losing one is the guard's cost), and the run
-    continues from the winner's state (:mod:`swiftsampler.engine.guard`).
+    margin (the check cannot tell) is blended toward uniform sampling (``guard_blend``). Both
+    branches are charged to the budget (the losing one is the guard's cost), and the run continues
+    from the winner's state (:mod:`swiftsampler.engine.guard`).
 
     Args:
         card: path of a sampler card (``swiftsampler search`` writes one); gives everything below
