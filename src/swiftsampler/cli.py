@@ -436,9 +436,9 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument("--rungs", type=int, default=3, metavar="R",
                         help="validation scores reported per inner loop, equally spaced "
                              "(default: 3)")
-    search.add_argument("--train-subset", type=float, default=0.5, metavar="F",
+    search.add_argument("--train-subset", type=float, default=1.0, metavar="F",
                         help="fraction of the training rows the inner loop trains on, stratified "
-                             "by class (default: 0.5)")
+                             "by class (default: 1, all of them)")
     search.add_argument("--val-subset", type=float, default=0.3, metavar="F",
                         help="fraction of the validation rows the inner loop scores on, "
                              "stratified by class (default: 0.3)")

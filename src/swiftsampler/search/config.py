@@ -47,7 +47,7 @@ class SearchConfig:
     heartbeat: int = 60
     pruner: str = "successive-halving"
     rungs: int = 3
-    train_subset: float = 0.5
+    train_subset: float = 1.0
     val_subset: float = 0.3
     jobs: int = 1
     warm_start: str | None = None
