@@ -40,16 +40,21 @@ FASHION = "/usr/share/datasets/fashion-mnist"
 
 #: The search variants, each spelled out in full (not relative to ``SearchConfig``'s defaults, so a
 #: cached result keeps its meaning when a default changes): short name -> (table label, settings).
+_DROP_LOSS = ("drop-loss",)
 VARIANTS = {
     "none": ("none (30 full inner loops)",
              dict(pruner="none", train_subset=1.0, val_subset=1.0, references=())),
     "default": ("default (successive halving + 30% of validation rows + drop-loss reference)",
-                dict(pruner="successive-halving", train_subset=1.0, val_subset=0.3, references=("drop-loss",))),
+                dict(pruner="successive-halving", train_subset=1.0, val_subset=0.3, references=_DROP_LOSS)),
+    "half-inner": ("default + half an epoch per inner loop",
+                   dict(pruner="successive-halving", train_subset=1.0, val_subset=0.3, references=_DROP_LOSS,
+                        inner_epochs=0.5)),
     "half-train": ("default + half of the training rows",
-                   dict(pruner="successive-halving", train_subset=0.5, val_subset=0.3, references=("drop-loss",))),
+                   dict(pruner="successive-halving", train_subset=0.5, val_subset=0.3,
+                        references=_DROP_LOSS)),
     "half-train-full-val": ("default + half of the training rows, all validation rows",
                             dict(pruner="successive-halving", train_subset=0.5, val_subset=1.0,
-                                 references=("drop-loss",))),
+                                 references=_DROP_LOSS)),
     "pruning": ("successive halving only", dict(pruner="successive-halving", train_subset=1.0, val_subset=1.0,
                                                 references=())),
     "subset": ("subsets only (half of the training rows, 30% of validation rows)",

@@ -89,3 +89,24 @@ def test_probability_margin_hand_values():
     stats = SampleStats(2)
     stats.record(torch.tensor([0, 1]), logits, torch.tensor([0, 0]), torch.ones(2), step=0)
     assert torch.allclose(stats.margin, margin)
+
+
+def test_fused_measure_matches_the_feature_functions():
+    """:meth:`SampleStats.measure` shares one softmax between the features; it must give what each
+    feature function gives, for 2 and 10 classes, confident and uncertain logits, and sequences."""
+    g = torch.Generator().manual_seed(0)
+    for num_classes in (2, 10):
+        scale = torch.tensor([0.1, 3.0, 30.0]).repeat(22)[:64, None]  # uncertain to confident
+        logits = torch.randn(64, num_classes, generator=g) * scale
+        targets = torch.randint(num_classes, (64,), generator=g)
+        losses = torch.rand(64, generator=g)
+        got = SampleStats.measure(logits, targets, losses)
+        expected = torch.stack([losses, renormed_entropy(logits, targets), grad_norm_proxy(logits, targets),
+                                probability_margin(logits, targets), true_class_prob(logits, targets)], 1)
+        assert got.shape == (64, 5) and got.dtype == torch.float32
+        torch.testing.assert_close(got, expected, atol=2e-6, rtol=1e-5)
+    seq_logits = torch.randn(4, 7, 10, generator=g)
+    seq_targets = torch.randint(10, (4, 7), generator=g)
+    got = SampleStats.measure(seq_logits, seq_targets, torch.zeros(4))
+    torch.testing.assert_close(got[:, 1], renormed_entropy(seq_logits, seq_targets))
+    torch.testing.assert_close(got[:, 3], probability_margin(seq_logits, seq_targets), atol=2e-6, rtol=1e-5)

@@ -2,6 +2,7 @@
 resume, the card, transfer to another model, and the CLI."""
 
 import csv
+import dataclasses
 import json
 import shlex
 
@@ -57,8 +58,8 @@ def test_sampler_card_flag_validation():
 def searched(tmp_path_factory):
     out = tmp_path_factory.mktemp("search")
     cfg = small()
-    search = SearchConfig(n_trials=4, search_algo="random", inner_epochs=1.0,
-                          storage=str(out / "study.journal"))
+    search = SearchConfig(n_trials=4, search_algo="random", inner_epochs=1.0, train_subset=0.5,
+                          storage=str(out / "study.journal"))  # the subset inner loop
     runner = SwiftSearch(cfg, search, out)
     return cfg, search, out, runner, runner.run()
 
@@ -90,7 +91,7 @@ def test_trial_objective_is_deterministic_and_uses_validation_only(searched):
 
 def test_resume_adds_trials_to_the_stored_study(searched):
     cfg, search, out, runner, outcome = searched
-    more = SearchConfig(n_trials=6, search_algo="random", storage=search.storage)
+    more = dataclasses.replace(search, n_trials=6)
     again = SwiftSearch(cfg, more, out).run(resume=True)
     assert len(again["trials"]) == 6
     assert [t["trial"] for t in again["trials"][:4]] == [0, 1, 2, 3]

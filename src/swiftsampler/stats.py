@@ -85,6 +85,29 @@ def grad_norm_proxy(logits: Tensor, targets: Tensor) -> Tensor:
     return (p - F.one_hot(targets, logits.shape[1]).float()).norm(dim=1)
 
 
+def _features(logits: Tensor, targets: Tensor) -> Tensor:
+    """(B, C) logits, (B,) targets -> (B, 4): renormed entropy, gradient-norm proxy, probability
+    margin, true-class probability (the formulas of the four functions above), sharing one softmax
+    and one masked log-softmax."""
+    z = logits.float()
+    y = targets.unsqueeze(1)
+    p = z.softmax(dim=1)
+    p_true = p.gather(1, y)
+    grad_norm = p.scatter(1, y, p_true - 1.0).norm(dim=1, keepdim=True)  # ||p - onehot(y)||
+    num_classes = z.shape[1]
+    if num_classes <= 2:
+        entropy = torch.zeros_like(p_true)
+        p_other = p.scatter(1, y, float("-inf")).amax(dim=1, keepdim=True)
+    else:
+        log_q = z.scatter(1, y, float("-inf")).log_softmax(dim=1)  # log q_j = log p_j - log(1 - p_y), j != y
+        q = log_q.exp()
+        entropy = (-(q * log_q.masked_fill(q == 0, 0.0)).sum(dim=1, keepdim=True)
+                   / math.log(num_classes - 1)).clamp_(0.0, 1.0)
+        # the largest other probability: q's largest times the other classes' mass 1 - p_y
+        p_other = q.amax(dim=1, keepdim=True) * (1.0 - p_true)
+    return torch.cat([entropy, grad_norm, p_true - p_other, p_true], dim=1)
+
+
 class SampleStats:
     """Per-sample statistics of a training set of ``num_samples`` samples on ``device``.
 
@@ -168,11 +191,19 @@ class SampleStats:
         """The per-occurrence values :meth:`fold` needs, (B, 5) float32 in the order of
         :attr:`MEASURES`: loss, renormed entropy, gradient-norm proxy, probability margin and the
         true-class probability. Small enough to all-gather across data-parallel ranks (5 numbers a
-        sample, whatever the number of classes or positions)."""
+        sample, whatever the number of classes or positions).
+
+        The same values as :func:`renormed_entropy`, :func:`grad_norm_proxy`,
+        :func:`probability_margin` and :func:`true_class_prob`, from one softmax and one masked
+        log-softmax shared between them (they run every training step)."""
         logits = logits.detach()
-        return torch.stack([losses.detach().float(), renormed_entropy(logits, targets),
-                            grad_norm_proxy(logits, targets), probability_margin(logits, targets),
-                            true_class_prob(logits, targets)], dim=1).float()
+        if logits.dim() > 2:  # sequences: each feature is the mean over the positions
+            b = logits.shape[0]
+            flat = _features(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1))
+            features = flat.view(b, -1, 4).mean(dim=1)
+        else:
+            features = _features(logits, targets)
+        return torch.cat([losses.detach().float().unsqueeze(1), features], dim=1)
 
     def fold(self, indices: Tensor, measures: Tensor, step: int,
              credit: Tensor | None = None) -> None:
