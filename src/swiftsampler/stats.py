@@ -20,16 +20,16 @@ import math
 from collections.abc import Callable
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 
-__all__ = ["SampleStats", "grad_norm_proxy", "probability_margin", "renormed_entropy",
+__all__ = ["FEATURES", "SampleStats", "features", "grad_norm_proxy", "probability_margin", "renormed_entropy",
            "true_class_prob"]
 
 
 def per_sequence(feature: Callable[[Tensor, Tensor], Tensor]) -> Callable[[Tensor, Tensor], Tensor]:
     """Lift a per-sample feature of (B, C) logits to sequences: logits (B, T, C) with targets (B, T)
-    give the mean over the T positions (a sequence is one sample, e.g. in language modelling)."""
+    give the mean over the T positions (a sequence is one sample, e.g. in language modelling). The
+    feature may return (B,) or (B, F)."""
 
     @functools.wraps(feature)
     def lifted(logits: Tensor, targets: Tensor) -> Tensor:
@@ -37,18 +37,44 @@ def per_sequence(feature: Callable[[Tensor, Tensor], Tensor]) -> Callable[[Tenso
             return feature(logits, targets)
         b = logits.shape[0]
         flat = feature(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1))
-        return flat.view(b, -1).mean(dim=1)
+        return flat.view(b, -1, *flat.shape[1:]).mean(dim=1)
 
     return lifted
 
 
+#: The columns of :func:`features`, in order.
+FEATURES = ("entropy", "grad_norm", "margin", "p")
+
+
 @per_sequence
+def features(logits: Tensor, targets: Tensor) -> Tensor:
+    """The four per-sample features of :data:`FEATURES` from one softmax and one masked
+    log-softmax: renormed entropy, gradient-norm proxy, probability margin and true-class
+    probability (the formulas are in the docstrings of the four functions below, which each take a
+    column of this). logits (B, C) or (B, T, C), targets (B,) or (B, T) -> (B, 4) float32."""
+    z = logits.float()
+    y = targets.unsqueeze(1)
+    p = z.softmax(dim=1)
+    p_true = p.gather(1, y)
+    grad_norm = p.scatter(1, y, p_true - 1.0).norm(dim=1, keepdim=True)  # ||p - onehot(y)||
+    num_classes = z.shape[1]
+    if num_classes <= 2:  # one other class: its renormed distribution has no entropy
+        entropy = torch.zeros_like(p_true)
+        p_other = p.scatter(1, y, float("-inf")).amax(dim=1, keepdim=True)
+    else:
+        log_q = z.scatter(1, y, float("-inf")).log_softmax(dim=1)  # log p_j - log(1 - p_y), j != y
+        q = log_q.exp()
+        entropy = (-(q * log_q.masked_fill(q == 0, 0.0)).sum(dim=1, keepdim=True)
+                   / math.log(num_classes - 1)).clamp_(0.0, 1.0)
+        p_other = q.amax(dim=1, keepdim=True) * (1.0 - p_true)  # max_{j != y} p_j = (1 - p_y) max q
+    return torch.cat([entropy, grad_norm, p_true - p_other, p_true], dim=1)
+
+
 def true_class_prob(logits: Tensor, targets: Tensor) -> Tensor:
     """``p_y = softmax(z)_y`` per sample. logits (B, C), targets (B,) -> (B,)."""
-    return logits.float().softmax(dim=1).gather(1, targets.unsqueeze(1)).squeeze(1)
+    return features(logits, targets)[:, FEATURES.index("p")]
 
 
-@per_sequence
 def renormed_entropy(logits: Tensor, targets: Tensor) -> Tensor:
     """Renormed entropy ``E^r`` (Yao et al., NeurIPS 2024), in [0, 1].
 
@@ -58,54 +84,18 @@ def renormed_entropy(logits: Tensor, targets: Tensor) -> Tensor:
     over the other classes gives 1. With two classes there is one other class and ``E^r = 0``.
     logits (B, C), targets (B,) -> (B,).
     """
-    num_classes = logits.shape[1]
-    if num_classes <= 2:
-        return logits.new_zeros(logits.shape[0], dtype=torch.float32)
-    masked = logits.float().scatter(1, targets.unsqueeze(1), float("-inf"))
-    log_q = masked.log_softmax(dim=1)
-    q = log_q.exp()
-    entropy = -(q * log_q.masked_fill(q == 0, 0.0)).sum(dim=1)
-    return (entropy / math.log(num_classes - 1)).clamp_(0.0, 1.0)
+    return features(logits, targets)[:, FEATURES.index("entropy")]
 
 
-@per_sequence
 def probability_margin(logits: Tensor, targets: Tensor) -> Tensor:
     """``p_y - max_{j != y} p_j`` per sample, in [-1, 1]; negative when the prediction is wrong.
     (B, C), (B,) -> (B,)."""
-    p = logits.float().softmax(dim=1)
-    p_true = p.gather(1, targets.unsqueeze(1)).squeeze(1)
-    others = p.scatter(1, targets.unsqueeze(1), float("-inf")).max(dim=1).values
-    return p_true - others
+    return features(logits, targets)[:, FEATURES.index("margin")]
 
 
-@per_sequence
 def grad_norm_proxy(logits: Tensor, targets: Tensor) -> Tensor:
     """``||softmax(z) - onehot(y)||_2``: the norm of d(cross-entropy)/d(logits). (B, C) -> (B,)."""
-    p = logits.float().softmax(dim=1)
-    return (p - F.one_hot(targets, logits.shape[1]).float()).norm(dim=1)
-
-
-def _features(logits: Tensor, targets: Tensor) -> Tensor:
-    """(B, C) logits, (B,) targets -> (B, 4): renormed entropy, gradient-norm proxy, probability
-    margin, true-class probability (the formulas of the four functions above), sharing one softmax
-    and one masked log-softmax."""
-    z = logits.float()
-    y = targets.unsqueeze(1)
-    p = z.softmax(dim=1)
-    p_true = p.gather(1, y)
-    grad_norm = p.scatter(1, y, p_true - 1.0).norm(dim=1, keepdim=True)  # ||p - onehot(y)||
-    num_classes = z.shape[1]
-    if num_classes <= 2:
-        entropy = torch.zeros_like(p_true)
-        p_other = p.scatter(1, y, float("-inf")).amax(dim=1, keepdim=True)
-    else:
-        log_q = z.scatter(1, y, float("-inf")).log_softmax(dim=1)  # log q_j = log p_j - log(1 - p_y), j != y
-        q = log_q.exp()
-        entropy = (-(q * log_q.masked_fill(q == 0, 0.0)).sum(dim=1, keepdim=True)
-                   / math.log(num_classes - 1)).clamp_(0.0, 1.0)
-        # the largest other probability: q's largest times the other classes' mass 1 - p_y
-        p_other = q.amax(dim=1, keepdim=True) * (1.0 - p_true)
-    return torch.cat([entropy, grad_norm, p_true - p_other, p_true], dim=1)
+    return features(logits, targets)[:, FEATURES.index("grad_norm")]
 
 
 class SampleStats:
@@ -184,26 +174,16 @@ class SampleStats:
         self.fold(indices, self.measure(logits, targets, losses), step, credit)
 
     #: the columns of :meth:`measure`, in order
-    MEASURES = ("loss", "entropy", "grad_norm", "margin", "p")
+    MEASURES = ("loss", *FEATURES)
 
     @staticmethod
     def measure(logits: Tensor, targets: Tensor, losses: Tensor) -> Tensor:
         """The per-occurrence values :meth:`fold` needs, (B, 5) float32 in the order of
         :attr:`MEASURES`: loss, renormed entropy, gradient-norm proxy, probability margin and the
         true-class probability. Small enough to all-gather across data-parallel ranks (5 numbers a
-        sample, whatever the number of classes or positions).
-
-        The same values as :func:`renormed_entropy`, :func:`grad_norm_proxy`,
-        :func:`probability_margin` and :func:`true_class_prob`, from one softmax and one masked
-        log-softmax shared between them (they run every training step)."""
-        logits = logits.detach()
-        if logits.dim() > 2:  # sequences: each feature is the mean over the positions
-            b = logits.shape[0]
-            flat = _features(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1))
-            features = flat.view(b, -1, 4).mean(dim=1)
-        else:
-            features = _features(logits, targets)
-        return torch.cat([losses.detach().float().unsqueeze(1), features], dim=1)
+        sample, whatever the number of classes or positions)."""
+        return torch.cat([losses.detach().float().unsqueeze(1), features(logits.detach(), targets)],
+                         dim=1)
 
     def fold(self, indices: Tensor, measures: Tensor, step: int,
              credit: Tensor | None = None) -> None:
