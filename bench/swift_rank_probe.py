@@ -1,7 +1,7 @@
 """Which inner-loop subset keeps the candidates' ranking? The no-speed-up search's 30 candidates of
 ``bench/swift_search.py`` scored again with the inner loop on a training subset only, on a
-validation subset only, or on both (the default), from the same shared initialisation; the
-Spearman and Kendall correlations with the full inner loop's validation accuracy.
+validation subset only, or on both (the search's default when this was measured), from the same
+shared initialisation; the Spearman and Kendall correlations with the full inner loop's validation accuracy.
 
     python bench/swift_rank_probe.py --shots 500 --seed 0 --out bench/results/swift_search_500
 
@@ -18,7 +18,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from reports import cached
-from swift_search import FASHION, SHORT, VARIANTS, rank_correlation
+from swift_search import FASHION, VARIANTS, rank_correlation
 
 from swiftsampler.config import RunConfig
 from swiftsampler.data import prepare_data
@@ -30,9 +30,9 @@ ROOT = Path(__file__).resolve().parents[1]
 #: name: (what it is, the inner loop's subsets)
 PROBES = {"train": ("a training subset (0.5), all validation rows",
                     dict(train_subset=0.5, val_subset=1.0)),
-          "val": ("all training rows, a validation subset (0.3)",
+          "val": ("all training rows, a validation subset (0.3): the default",
                   dict(train_subset=1.0, val_subset=0.3)),
-          "both": ("both subsets (the default)", dict(train_subset=0.5, val_subset=0.3))}
+          "both": ("both subsets (the default until then)", dict(train_subset=0.5, val_subset=0.3))}
 
 
 def main() -> None:
@@ -51,7 +51,7 @@ def main() -> None:
     data = prepare_data(cfg.data, cfg.data_seed)
     folder = args.out / f"search_none_s{args.seed}"
     trials = json.loads((folder / "trials.json").read_text())["trials"]
-    runner = SwiftSearch(cfg, replace(SearchConfig(), **VARIANTS[SHORT["none"]]), folder, data=data)
+    runner = SwiftSearch(cfg, replace(SearchConfig(), **VARIANTS["none"][1]), folder, data=data)
     results = {}
     for name in args.probes.split(","):
         what, subsets = PROBES[name]
