@@ -401,12 +401,12 @@ def build_parser() -> argparse.ArgumentParser:
                     "candidate, scored on the validation split. Writes DIR/sampler.json (the "
                     "sampler card), DIR/trials.csv and plots.",
         epilog="example: swiftsampler search --dataset mnist1d --model cnn1d --noise 0.4 "
-               "--n-trials 30 --out runs/ss",
+               "--out runs/ss",
     )
     search.add_argument("--config", metavar="FILE", help="TOML file of training settings")
     search.add_argument("--out", metavar="DIR", required=True, help="output directory")
     search.add_argument("--n-trials", type=int, default=30, metavar="N",
-                        help="trials in all, the uniform sampler first (default: 30)")
+                        help="trials in all, the uniform sampler and the references first (default: 30)")
     search.add_argument("--search-algo", choices=("gp", "tpe", "random"), default="gp",
                         help="Optuna sampler: gp (Bayesian optimisation), tpe or random "
                              "(default: gp)")

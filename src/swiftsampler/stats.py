@@ -101,7 +101,8 @@ def grad_norm_proxy(logits: Tensor, targets: Tensor) -> Tensor:
 class SampleStats:
     """Per-sample statistics of a training set of ``num_samples`` samples on ``device``.
 
-    Attributes (all shape ``(N,)``):
+    Attributes (all shape ``(N,)``; the last values and the sums are column views of two
+    ``(N, 4)`` and ``(N, 3)`` tables, so one index operation folds a batch into each):
         loss: last cross-entropy loss (NaN until seen).
         loss_ema: exponential moving average of the loss, ``ema <- d ema + (1 - d) loss``.
         p_sum, p_sq_sum: credit-weighted sums of ``p_y`` and ``p_y^2`` over all visits.
@@ -114,6 +115,12 @@ class SampleStats:
 
     _FIELDS = ("loss", "loss_ema", "p_sum", "p_sq_sum", "entropy", "grad_norm", "margin", "seen",
                "last_step")
+    #: the columns of :meth:`measure`, in order
+    MEASURES = ("loss", *FEATURES)
+    #: the statistics kept as columns of the two tables: the last values (the first four columns of
+    #: :meth:`measure`) and the credit-weighted sums
+    _LAST = MEASURES[:4]
+    _SUMS = ("p_sum", "p_sq_sum", "seen")
 
     def __init__(self, num_samples: int, device: torch.device | str = "cpu", *,
                  ema_decay: float = 0.9) -> None:
@@ -121,17 +128,21 @@ class SampleStats:
             raise ValueError(f"ema_decay must be in [0, 1), got {ema_decay}")
         self.num_samples = num_samples
         self.ema_decay = ema_decay
-        nan = torch.full((num_samples,), float("nan"), device=device)
-        self.loss = nan.clone()
-        self.loss_ema = nan.clone()
-        self.entropy = nan.clone()
-        self.grad_norm = nan.clone()
-        self.margin = nan.clone()
-        self.p_sum = torch.zeros(num_samples, device=device)
-        self.p_sq_sum = torch.zeros(num_samples, device=device)
-        self.seen = torch.zeros(num_samples, device=device)
+        # One (N, 4) table for the four "last" statistics and one (N, 3) for the three sums, so that
+        # folding a batch is one index operation per table, not one per statistic; the named
+        # attributes are column views of them (see _bind).
+        self._last = torch.full((num_samples, len(self._LAST)), float("nan"), device=device)
+        self._sums = torch.zeros(num_samples, len(self._SUMS), device=device)
+        self.loss_ema = torch.full((num_samples,), float("nan"), device=device)
         self.last_step = torch.full((num_samples,), -1, dtype=torch.long, device=device)
         self._scratch = torch.zeros(num_samples, device=device)
+        self._bind()
+
+    def _bind(self) -> None:
+        for column, name in enumerate(self._LAST):
+            setattr(self, name, self._last[:, column])
+        for column, name in enumerate(self._SUMS):
+            setattr(self, name, self._sums[:, column])
 
     @property
     def device(self) -> torch.device:
@@ -153,8 +164,9 @@ class SampleStats:
         return self.seen > 0
 
     def to(self, device: torch.device | str) -> SampleStats:
-        for name in (*self._FIELDS, "_scratch"):
+        for name in ("_last", "_sums", "loss_ema", "last_step", "_scratch"):
             setattr(self, name, getattr(self, name).to(device))
+        self._bind()
         return self
 
     @torch.no_grad()
@@ -172,9 +184,6 @@ class SampleStats:
             credit: optional weight per occurrence (B,), e.g. a mixing weight; default 1.
         """
         self.fold(indices, self.measure(logits, targets, losses), step, credit)
-
-    #: the columns of :meth:`measure`, in order
-    MEASURES = ("loss", *FEATURES)
 
     @staticmethod
     def measure(logits: Tensor, targets: Tensor, losses: Tensor) -> Tensor:
@@ -196,16 +205,12 @@ class SampleStats:
         # only the B batch positions: O(B) work, no host sync.
         total = self._scratch.index_fill_(0, indices, 0.0).index_add_(0, indices, w)
         share = w / total[indices].clamp_min(1e-12)
-        for column, name in enumerate(self.MEASURES[:4]):
-            getattr(self, name).index_fill_(0, indices, 0.0).index_add_(0, indices,
-                                                                         share * measures[:, column])
+        self._last.index_fill_(0, indices, 0.0).index_add_(0, indices, share.unsqueeze(1) * measures[:, :4])
+        self._sums.index_add_(0, indices, torch.stack([w * p, w * p * p, w], dim=1))
         old = self.loss_ema[indices]
         last = self.loss[indices]
         d = self.ema_decay
         self.loss_ema.index_put_((indices,), torch.where(old.isnan(), last, d * old + (1 - d) * last))
-        self.p_sum.index_add_(0, indices, w * p)
-        self.p_sq_sum.index_add_(0, indices, w * p * p)
-        self.seen.index_add_(0, indices, w)
         self.last_step.index_fill_(0, indices, step)
 
     def state_dict(self) -> dict[str, Tensor]:

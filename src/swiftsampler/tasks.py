@@ -85,6 +85,8 @@ class Task:
 
     def part_losses(self, outputs: Tensor, targets: Tensor, mixed: Mixed) -> Tensor:
         """``l(output_i, y[sources[i, k]])`` for every part of every (possibly mixed) output: (B, K)."""
+        if not mixed.mixes:
+            return self.losses(outputs, targets).unsqueeze(1)
         sources = mixed.sources
         return torch.stack([self.losses(outputs, targets[sources[:, k]])
                             for k in range(sources.shape[1])], dim=1)

@@ -64,11 +64,19 @@ class Mixed:
         inputs: (B, ...) augmented inputs.
         sources: (B, K) int64 positions in the original batch of the samples mixed into each output.
         weights: (B, K) float shares; every row sums to 1.
+
+    With one source an output is its own sample (K = 1: sources ``arange(B)``, shares 1, as
+    :meth:`identity` makes for every augmentation that does not mix).
     """
 
     inputs: Tensor
     sources: Tensor
     weights: Tensor
+
+    @property
+    def mixes(self) -> bool:
+        """Whether outputs mix samples (K > 1)."""
+        return self.sources.shape[1] > 1
 
     @staticmethod
     def identity(inputs: Tensor) -> Mixed:

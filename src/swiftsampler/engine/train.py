@@ -258,6 +258,8 @@ class Trainer:
         self.guard_record: dict[str, Any] | None = None  # what the learned sampler's guard decided
         self._guarding = False  # inside the guard's branches
         self.noisy_drawn = self.trained = 0
+        self._any_noisy = bool(self.data.train_noisy.any())  # once: skip the noise tallies on clean data
+        self._identity: dict[int, Mixed] = {}  # the unmixed batch's sources and shares, per batch size
         self.weight_noisy = self.weight_total = 0.0  # loss weight on mislabelled samples / all
         self.train_s = 0.0
         self._bar: Any = None  # the progress bar while train() runs
@@ -459,35 +461,52 @@ class Trainer:
         for group in self.optimizer.param_groups:
             group["lr"] = lr
         mixed = (self.augment(batch.inputs, self.augment_generator) if self.augment
-                 else Mixed.identity(batch.inputs))
+                 else self._unmixed(batch.inputs))
         extra = self._lookahead(batch, mixed, lr) if core.sampler.needs_lookahead else None
         outputs = self.forward(mixed.inputs)
         part_losses = task.part_losses(outputs, batch.targets, mixed)  # (B, K)
+        # the mixing's sources and shares (None when nothing is mixed: each output is its sample)
+        sources, shares = (mixed.sources, mixed.weights) if mixed.mixes else (None, None)
         if record:
-            core.record(batch.indices, task.logits(outputs), batch.targets, part_losses,
-                        mixed.sources, mixed.weights)
-        weights = None if batch.weights is None else batch.weights[mixed.sources]
-        objective = core.loss(task.logits(outputs), part_losses, mixed.weights, weights, extra)
+            core.record(batch.indices, task.logits(outputs), batch.targets, part_losses, sources, shares)
+        weights = (batch.weights if batch.weights is None or sources is None
+                   else batch.weights[sources])
+        objective = core.loss(task.logits(outputs), part_losses, shares, weights, extra)
         self.optimizer.zero_grad(set_to_none=True)
         self.fast.step(objective, self.optimizer)
         n = batch.indices.shape[0]
         before = core.meter.position
         core.charge_step(n)
         bar.update(core.meter.position - before)
-        dominant = mixed.sources.gather(1, mixed.weights.argmax(1, keepdim=True)).squeeze(1)
-        tally.loss_sum += (mixed.weights * part_losses).sum(dim=1).detach().sum()
-        tally.correct += task.correct(outputs.detach(), batch.targets[dominant]).sum()
+        tally.trained += n
+        if sources is None:  # each output is its sample
+            dominant = None
+            tally.loss_sum += part_losses.detach().sum()
+        else:  # each output counts as the sample with the largest share
+            dominant = sources.gather(1, shares.argmax(1, keepdim=True)).squeeze(1)
+            tally.loss_sum += (shares * part_losses).detach().sum()
+        targets = batch.targets if dominant is None else batch.targets[dominant]
+        tally.correct += task.correct(outputs.detach(), targets).sum()
+        w = core.last_weights  # the loss weights of the step, per output (None: all ones)
+        if w is not None:
+            w = w.detach()
+            w = (shares * w).sum(dim=1) if w.dim() == 2 else w
+        tally.weight_total += n if w is None else w.sum()
+        if not self._any_noisy:  # clean labels: nothing mislabelled to count
+            return
         noisy = self.data.train_noisy[batch.indices]
         tally.noisy += noisy.sum()
-        tally.trained += n
-        if core.last_weights is not None:  # how much of the loss the mislabelled samples carry
-            w = core.last_weights.detach()
-            w = (mixed.weights * w).sum(dim=1) if w.dim() == 2 else w
-            tally.weight_noisy += (w * noisy[dominant].float()).sum()
-            tally.weight_total += w.sum()
-        else:
-            tally.weight_noisy += noisy[dominant].sum()
-            tally.weight_total += n
+        if dominant is not None:
+            noisy = noisy[dominant]
+        # how much of the loss the mislabelled samples carry
+        tally.weight_noisy += noisy.sum() if w is None else (w * noisy.float()).sum()
+
+    def _unmixed(self, inputs: torch.Tensor) -> Mixed:
+        """``Mixed.identity(inputs)``, its sources and shares made once per batch size."""
+        made = self._identity.get(inputs.shape[0])
+        if made is None:
+            made = self._identity[inputs.shape[0]] = Mixed.identity(inputs)
+        return Mixed(inputs, made.sources, made.weights)
 
     def _lookahead(self, batch: Batch, mixed: Mixed, lr: float) -> torch.Tensor:
         """A look-ahead sampler's weights (B,) for ``batch``, from a clean batch of the validation

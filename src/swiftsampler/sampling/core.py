@@ -326,29 +326,24 @@ class SamplingCore:
             part_losses = part_losses.unsqueeze(1)
         step = self.meter.iterations
         k = part_losses.shape[1]
+        if sources is not None and k == 1:  # one source an output: its own sample
+            indices, targets, sources = indices[sources[:, 0]], targets[sources[:, 0]], None
         if self.context.active:  # every rank folds every rank's rows, in plan order
-            if sources is None or k == 1:
-                source = (torch.arange(indices.shape[0], device=indices.device)
-                          if sources is None else sources[:, 0])
-                rows = _rows(indices[source], self.stats.measure(logits, targets[source],
-                                                                 part_losses[:, 0]))
+            if sources is None:
+                rows = _rows(indices, self.stats.measure(logits, targets, part_losses[:, 0]))
             else:
                 rows = _rows(indices[sources].flatten(), self.stats.measure(
                     logits.repeat_interleave(k, dim=0), targets[sources].flatten(),
                     part_losses.flatten()), shares.detach().flatten())
             self._fold_rows(all_gather_rows(rows, self.context), charge=False)
-        elif sources is None or k == 1:  # no mixing (any target shape, e.g. token sequences)
-            source = (torch.arange(indices.shape[0], device=indices.device) if sources is None
-                      else sources[:, 0])
-            self.stats.record(indices[source], logits, targets[source], part_losses[:, 0],
-                              step=step)
+        elif sources is None:  # no mixing (any target shape, e.g. token sequences)
+            self.stats.record(indices, logits, targets, part_losses[:, 0], step=step)
         else:
             self.stats.record(indices[sources].flatten(), logits.repeat_interleave(k, dim=0),
                               targets[sources].flatten(), part_losses.flatten(), step=step,
                               credit=shares.detach().flatten())
         if self.sampler.needs_scores and not self._selecting:
-            first = (torch.arange(indices.shape[0], device=indices.device) if sources is None
-                     else sources[:, 0])
+            first = slice(None) if sources is None else sources[:, 0]
             observed = (indices[first], part_losses[:, 0], logits, targets[first])
             if self.context.active:  # every rank observes every rank's batch
                 observed = self._gather_scores(*observed)
