@@ -29,6 +29,7 @@ cnn2d arms use random 28 x 28 images of the same shape. Writes ``bench/results/o
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import statistics
@@ -223,9 +224,14 @@ def main() -> int:
     unknown = [m for m in models if m not in SETTINGS]
     if unknown:
         parser.error(f"unknown model {unknown[0]!r}; choose from {', '.join(SETTINGS)}")
+    settings = {"epochs": args.epochs, "repeats": args.repeats, "threads": args.threads}
+    earlier = json.loads(args.out.read_text()) if args.out.is_file() else {}
+    # the other models' rows are kept when they were measured with the same settings
+    kept = (earlier.get("models", {}) if all(earlier.get(k) == v for k, v in settings.items())
+            else {})
     results = {
-        "epochs": args.epochs, "repeats": args.repeats, "threads": args.threads,
-        "models": {model: measure(model, args) for model in models},
+        **settings,
+        "models": {**kept, **{model: measure(model, args) for model in models}},
         "environment": {"cpus": os.cpu_count(), "torch": torch.__version__,
                         "python": platform.python_version(), "platform": platform.platform()},
     }
