@@ -205,12 +205,12 @@ class SampleStats:
         # only the B batch positions: O(B) work, no host sync.
         total = self._scratch.index_fill_(0, indices, 0.0).index_add_(0, indices, w)
         share = w / total[indices].clamp_min(1e-12)
-        self._last.index_fill_(0, indices, 0.0).index_add_(0, indices, share.unsqueeze(1) * measures[:, :4])
+        last = share.unsqueeze(1) * measures[:, :len(self._LAST)]
+        self._last.index_fill_(0, indices, 0.0).index_add_(0, indices, last)
         self._sums.index_add_(0, indices, torch.stack([w * p, w * p * p, w], dim=1))
-        old = self.loss_ema[indices]
-        last = self.loss[indices]
+        old, loss = self.loss_ema[indices], self.loss[indices]
         d = self.ema_decay
-        self.loss_ema.index_put_((indices,), torch.where(old.isnan(), last, d * old + (1 - d) * last))
+        self.loss_ema.index_put_((indices,), torch.where(old.isnan(), loss, d * old + (1 - d) * loss))
         self.last_step.index_fill_(0, indices, step)
 
     def state_dict(self) -> dict[str, Tensor]:
