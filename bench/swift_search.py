@@ -10,7 +10,9 @@ with 40% symmetric label noise and ``cnn2d``.
 
 For each seed: one uniform training run (the unit of the cost: its wall time, same process, same
 machine), then each search variant, then a training run with each variant's card (test accuracy).
-``full runs`` = the search's wall time (shared initialisation included) / that uniform run's.
+``full runs`` = the search's wall time (shared initialisation included) / that uniform run's;
+with ``--own-uniform`` the unit is a uniform run measured again for the variant, in the same session
+(under the same load as its search), since the machine's speed drifts between sessions.
 With ``--rank`` (on by default, first seed) the trials of the no-speed-up search are evaluated
 again with the subset inner loop from the same shared initialisation, and the Spearman and Kendall
 rank correlations of the two scores are reported (does the subset keep the candidates' ranking?).
@@ -40,21 +42,29 @@ FASHION = "/usr/share/datasets/fashion-mnist"
 
 #: The search variants' speed-up settings, spelled out (not relative to ``SearchConfig``'s defaults,
 #: so a cached result keeps its meaning when a default changes): short name -> (table label, settings).
-#: Every variant sets all six; ``_DEFAULT`` is today's ``SearchConfig`` default.
-_DEFAULT = dict(pruner="successive-halving", train_subset=1.0, val_subset=0.3, references=("drop-loss",),
-                inner_epochs=1.0, n_trials=30)
+#: Every variant sets all seven; ``_DEFAULT`` is today's ``SearchConfig`` default. Until stop 27 the
+#: default scored a complete trial on the rungs' 30% of the validation rows (``subset-scored``).
+_DEFAULT = dict(pruner="successive-halving", train_subset=1.0, val_subset=0.3, final_val_subset=1.0,
+                references=("drop-loss",), inner_epochs=1.0, n_trials=30)
+_SUBSET_SCORED = dict(_DEFAULT, final_val_subset=0.3)
 _NO_SPEEDUP = dict(_DEFAULT, pruner="none", val_subset=1.0, references=())
 VARIANTS = {
     "none": ("none (30 full inner loops)", _NO_SPEEDUP),
-    "default": ("default (successive halving + 30% of validation rows + drop-loss reference)", _DEFAULT),
-    "20-trials": ("default with 20 trials", dict(_DEFAULT, n_trials=20)),
-    "half-inner": ("default + half an epoch per inner loop", dict(_DEFAULT, inner_epochs=0.5)),
-    "half-train": ("default + half of the training rows", dict(_DEFAULT, train_subset=0.5)),
-    "half-train-full-val": ("default + half of the training rows, all validation rows",
-                            dict(_DEFAULT, train_subset=0.5, val_subset=1.0)),
+    "default": ("default (successive halving on 30% of the validation rows, complete trials scored "
+                "on all of them, drop-loss reference)", _DEFAULT),
+    "final-full-20": ("default with 20 trials", dict(_DEFAULT, n_trials=20)),
+    "subset-scored": ("successive halving + 30% of validation rows + drop-loss reference (the "
+                      "default until stop 27)", _SUBSET_SCORED),
+    "subset-scored-20": ("the same with 20 trials", dict(_SUBSET_SCORED, n_trials=20)),
+    "half-inner": ("subset-scored + half an epoch per inner loop",
+                   dict(_SUBSET_SCORED, inner_epochs=0.5)),
+    "half-train": ("subset-scored + half of the training rows", dict(_SUBSET_SCORED, train_subset=0.5)),
+    "half-train-full-val": ("subset-scored + half of the training rows, all validation rows",
+                            dict(_SUBSET_SCORED, train_subset=0.5, val_subset=1.0,
+                                 final_val_subset=1.0)),
     "pruning": ("successive halving only", dict(_NO_SPEEDUP, pruner="successive-halving")),
     "subset": ("subsets only (half of the training rows, 30% of validation rows)",
-               dict(_NO_SPEEDUP, train_subset=0.5, val_subset=0.3)),
+               dict(_NO_SPEEDUP, train_subset=0.5, val_subset=0.3, final_val_subset=0.3)),
 }
 
 
@@ -88,6 +98,10 @@ def main() -> None:
     parser.add_argument("--full-size", action="store_true",
                         help="the issue's setting: 2000 shots per class (20k images), val 10%%")
     parser.add_argument("--no-rank", dest="rank", action="store_false")
+    parser.add_argument("--own-uniform", action="store_true",
+                        help="measure the cost's unit again for each variant: a uniform run right "
+                             "before its search, under the load of that session (kept as "
+                             "uniform_VARIANT_sSEED.json and used from then on)")
     parser.add_argument("--out", type=Path, default=ROOT / "bench/results/swift_search")
     parser.add_argument("--doc", default=str(ROOT / "docs/swift_sampler.md"))
     parser.add_argument("--marker", default="swift-search",
@@ -127,6 +141,10 @@ def main() -> None:
                         "overhead": {k: cost[k] for k in ("init_wall_s", "trials_wall_s",
                                                           "build_s", "eval_s", "propose_s")}}
 
+            unit = uniform  # the cost's unit: the seed's uniform run, or one measured beside this search
+            own = args.out / f"uniform_{key}_s{seed}.json"
+            if args.own_uniform or own.exists():
+                unit = cached(own, lambda cfg=cfg, data=data: _train(cfg, data))
             found = cached(folder / "summary.json", run_search)
             card = str(folder / "sampler.json")
             trained = cached(args.out / f"train_{key}_s{seed}.json",
@@ -134,7 +152,7 @@ def main() -> None:
                                  cfg.replace(sampler="swift", sampler_card=card,
                                              sampler_params={"guard": False}), data))
             # the card itself is measured: without the online guard's check
-            row = {**found, "full_runs": found["wall_s"] / uniform["wall_s"],
+            row = {**found, "full_runs": found["wall_s"] / unit["wall_s"],
                    "test_acc": trained["test_acc"], "uniform_test_acc": uniform["test_acc"]}
             results.setdefault(label, []).append(row)
             print(f"seed {seed} {key}: {row['full_runs']:.2f} full runs, card "

@@ -15,7 +15,8 @@ from swiftsampler.samplers import SamplerCard
 from swiftsampler.samplers._swift import SamplerFamily
 from swiftsampler.search import SearchConfig
 from swiftsampler.search.sampler_search import search_sampler
-from swiftsampler.search.subset import stratified_subset, subset_data, subset_state
+from swiftsampler.search import SwiftSearch
+from swiftsampler.search.subset import final_val_rows, stratified_subset, subset_data, subset_state
 from swiftsampler.search.warm import reference_params, warm_start_params
 
 TINY = ["--dataset", "synthetic", "--model", "mlp", "--width", "16", "--epochs", "4",
@@ -81,6 +82,34 @@ def test_subset_data_and_state_follow_the_rows():
     inner = Trainer(cfg, data=sub)
     inner.load_state_dict(state)
     assert inner.core.meter.progress == pytest.approx(trainer.core.meter.progress, abs=1e-2)
+
+
+def test_a_complete_trial_is_finally_scored_on_all_validation_rows(tmp_path):
+    cfg = RunConfig().replace(dataset="synthetic", model="mlp", width=16, epochs=4, batch_size=32,
+                              noise=0.3, num_samples=400)
+    data = prepare_data(cfg.data, cfg.data_seed)
+    theta = SamplerFamily().uniform_params()
+
+    def fine_tune(**settings):
+        search = SearchConfig(n_trials=1, pruner="none", references=(), **settings)
+        return SwiftSearch(cfg, search, tmp_path, data=data).evaluate(theta)  # one shared init.pt
+
+    rungs_on_subset = fine_tune(val_subset=0.3)  # final_val_subset=1 by default
+    all_rows = fine_tune(val_subset=1.0)
+    subset_only = fine_tune(val_subset=0.3, final_val_subset=0.3)
+    # the same fine-tune (validation passes do not change training) scored on all rows, and its
+    # last rung kept beside on the subset's rows
+    assert rungs_on_subset["val_acc"] == all_rows["val_acc"]
+    assert rungs_on_subset["val_loss"] == pytest.approx(all_rows["val_loss"], rel=1e-6)
+    assert rungs_on_subset["rung_val_acc"] == subset_only["val_acc"]
+    assert "rung_val_acc" not in all_rows and "rung_val_acc" not in subset_only
+    assert rungs_on_subset["backward_samples"] == all_rows["backward_samples"]
+    half = final_val_rows(data, 0.5, seed=0)
+    counts, kept = torch.bincount(data.val_y), torch.bincount(half.val_y)
+    assert kept.tolist() == [max(1, round(0.5 * int(c))) for c in counts]
+    assert final_val_rows(data, 1.0, seed=0) is data
+    with pytest.raises(ConfigError, match="--final-val-subset: must be in"):
+        SearchConfig(final_val_subset=0.0)
 
 
 def test_training_can_stop_within_an_epoch():

@@ -215,7 +215,8 @@ def cmd_search(args: argparse.Namespace) -> int:
         transform=args.transform, n_knots=args.n_knots, combine=args.combine, floor=args.floor,
         storage=args.storage, study_name=args.study_name, heartbeat=args.heartbeat,
         pruner=args.pruner, rungs=args.rungs, train_subset=args.train_subset,
-        val_subset=args.val_subset, jobs=args.jobs, warm_start=args.warm_start,
+        val_subset=args.val_subset, final_val_subset=args.final_val_subset, jobs=args.jobs,
+        warm_start=args.warm_start,
         references=tuple(r for r in args.references.split(",") if r and r != "none"),
     )
     out = check_output_dir(args.out)
@@ -442,6 +443,10 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument("--val-subset", type=float, default=0.3, metavar="F",
                         help="fraction of the validation rows the inner loop scores on, "
                              "stratified by class (default: 0.3)")
+    search.add_argument("--final-val-subset", type=float, default=1.0, metavar="F",
+                        help="fraction of the validation rows a trial that was not pruned is "
+                             "finally scored on (its value for the GP and the card; default: 1, "
+                             "all of them)")
     search.add_argument("--jobs", type=int, default=1, metavar="N",
                         help="trials run at once by N processes sharing the study (default: 1)")
     search.add_argument("--warm-start", metavar="CARD|DIR",

@@ -597,15 +597,19 @@ class Trainer:
             callback(record)
 
     # ---------------------------------------------------------------- scores
-    def evaluate(self, split: str = "val") -> Evaluation:
-        """The task's scores on ``val`` or ``test`` (e.g. verification accuracy on test pairs)."""
+    def evaluate(self, split: str = "val", *,
+                 loader: DeviceLoader | StreamingLoader | None = None) -> Evaluation:
+        """The task's scores on ``val`` or ``test`` (e.g. verification accuracy on test pairs).
+
+        ``loader``: score these rows as that split instead of the trainer's own (the search scores
+        a trial trained on a subset on the full validation split)."""
         if split not in ("val", "test"):
             raise ValueError(f"split must be val or test, got {split!r}")
         batch_size, context = self.cfg.optim.eval_batch_size, self.context
         if context.active:  # rank 0's BatchNorm statistics on every rank (DDP broadcasts them
             broadcast_buffers(self.model, context)  # before a forward, not after the last one)
         sharded = context.active and (split == "val" or self.task.shardable_test)
-        loader = getattr(self.loaders, split)
+        loader = getattr(self.loaders, split) if loader is None else loader
         indices = torch.arange(len(loader), device=self.device)
         if sharded:  # this rank's arange(n)[r::W], the sums all-reduced
             indices = indices[context.rank::context.world_size]

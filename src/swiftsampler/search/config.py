@@ -25,7 +25,10 @@ class SearchConfig:
     docs/swift_sampler.md): ``train_subset`` and ``val_subset`` are the stratified fractions of the
     training and validation rows the inner loop uses (:mod:`.subset`); ``rungs`` is how many
     equally spaced validation scores an inner loop reports, and ``pruner`` the Optuna pruner that
-    stops poor candidates on them (``none``, ``median``, ``successive-halving``, ``hyperband``);
+    stops poor candidates on them; ``final_val_subset`` is the fraction of the validation rows that
+    a trial which ran to its end is scored on (its value for the GP and the choice of the card: all
+    of them by default, so the rungs are cheap and the final choice is not left to the subset's
+    sampling error) (``none``, ``median``, ``successive-halving``, ``hyperband``);
     ``references`` are reference samplers tried after the uniform one and ``warm_start`` a card or
     search directory of a related setting whose parameters are tried first (:mod:`.warm`); ``jobs``
     is the number of processes running trials at once (:mod:`.parallel`).
@@ -49,6 +52,7 @@ class SearchConfig:
     rungs: int = 3
     train_subset: float = 1.0
     val_subset: float = 0.3
+    final_val_subset: float = 1.0
     jobs: int = 1
     warm_start: str | None = None
     references: tuple[str, ...] = REFERENCES
@@ -72,7 +76,8 @@ class SearchConfig:
             raise ConfigError(f"--pruner: must be one of {', '.join(PRUNERS)}, got {self.pruner!r}")
         if not isinstance(self.rungs, int) or not 1 <= self.rungs <= 100:
             raise ConfigError(f"--rungs: must be an integer in [1, 100], got {self.rungs!r}")
-        for flag, value in (("--train-subset", self.train_subset), ("--val-subset", self.val_subset)):
+        for flag, value in (("--train-subset", self.train_subset), ("--val-subset", self.val_subset),
+                            ("--final-val-subset", self.final_val_subset)):
             if not 0 < value <= 1:
                 raise ConfigError(f"{flag}: must be in (0, 1], got {value!r}")
         if not isinstance(self.jobs, int) or not 1 <= self.jobs <= 256:

@@ -14,8 +14,10 @@ study's, each trial is seeded by its number, a killed worker's trial is re-queue
 **Speed-ups** (issue 18, each measured in docs/swift_sampler.md): the inner loop runs on a
 stratified subset of the training and validation rows (``train_subset``, ``val_subset``:
 :mod:`.subset`); it reports the validation score at ``rungs`` equally spaced points of the inner
-window and the study's pruner stops poor candidates early (:mod:`.study`); reference samplers and a
-warm start are enqueued (:mod:`.warm`); ``jobs`` worker processes share the study (:mod:`.parallel`).
+window and the study's pruner stops poor candidates early (:mod:`.study`); a trial that is not
+stopped is scored at its end on ``final_val_subset`` of the validation rows (all by default);
+reference samplers and a warm start are enqueued (:mod:`.warm`); ``jobs`` worker processes share
+the study (:mod:`.parallel`).
 
 **Cost in full-run units**: the search's wall time divided by the wall time of one uniform training
 run of the same setting. Unless the caller measured that run (``full_run_s``), it is estimated from
@@ -37,9 +39,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import torch
+
 from ..config import RunConfig
 from ..data import PreparedData, prepare_data
 from ..data.files import describe_exception
+from ..data.loader import make_loader
 from ..engine import Trainer, load_checkpoint, save_checkpoint
 from ..engine.checkpoint import config_difference
 from ..errors import ConfigError
@@ -48,7 +53,7 @@ from .config import SEARCH_ALGOS, SearchConfig
 from .parallel import run_workers, shared_storage
 from .sampler_search import Report, save_search, search_sampler
 from .study import open_storage, open_study, study_settings
-from .subset import subset_data, subset_state
+from .subset import final_val_rows, subset_data, subset_state
 from .warm import warm_start_params
 
 INIT_NAME = "init.pt"
@@ -73,6 +78,7 @@ class SwiftSearch:
         self.out = Path(out_dir)
         self._data = data
         self._inner: tuple[PreparedData, Any] | None = None
+        self._final_loader: Any = None
         self.init_state: dict[str, Any] | None = None
         self.init_cost: dict[str, float] = {}
         self._progress = False
@@ -100,6 +106,18 @@ class SwiftSearch:
     def inner_size(self) -> int:
         """The number of training rows of the inner loop (what its samplers are built for)."""
         return int(self.inner_data[0].train_y.shape[0])
+
+    def final_loader(self, device: Any) -> Any:
+        """The loader of the validation rows a complete trial is finally scored on, or None when
+        they are the inner loop's own (``final_val_subset == val_subset``)."""
+        if self.search.final_val_subset == self.search.val_subset:
+            return None
+        if self._final_loader is None or self._final_loader[0] != device:
+            final = final_val_rows(self.data, self.search.final_val_subset, self.cfg.data_seed)
+            inputs = final.val_x  # on the trainer's device; file-streamed inputs stay as they are
+            inputs = inputs.to(device) if isinstance(inputs, torch.Tensor) else inputs
+            self._final_loader = (device, make_loader(inputs, final.val_y.to(device), device))
+        return self._final_loader[1]
 
     # ---------------------------------------------------------------- inner loop
     def shared_init(self, progress: bool = False) -> dict[str, Any]:
@@ -190,18 +208,28 @@ class SwiftSearch:
             schedule = lambda p: full(p0 + (p - p0) * (1 - p0) / (p1 - p0))  # noqa: E731
         rungs = self.search.rungs
 
+        final_eval_s = 0.0
+
         def metrics() -> dict[str, float]:
             last = trainer.history[-1]  # the validation pass at the end of the last inner epoch
             return {"val_acc": last["val_acc"], "val_loss": last["val_loss"],
                     "wall_s": time.perf_counter() - t0, "build_s": build_s,
-                    "eval_s": (trainer.wall_s - wall_s0) - (trainer.train_s - train_s0),
+                    "eval_s": (trainer.wall_s - wall_s0) - (trainer.train_s - train_s0) + final_eval_s,
                     "backward_samples": trainer.core.meter.backward_samples - start}
 
         for step in range(1, rungs + 1):
             trainer.train(until=p0 + (p1 - p0) * step / rungs, schedule=schedule, within_epoch=True)
             if report is not None and step < rungs:  # may stop the trial (pruned)
                 report(trainer.history[-1]["val_acc"], step, metrics())
-        return metrics()
+        loader = self.final_loader(trainer.device)
+        if loader is None:
+            return metrics()
+        t_final = time.perf_counter()
+        final = trainer.evaluate("val", loader=loader)
+        final_eval_s = time.perf_counter() - t_final
+        rung = metrics()  # the last rung's score on the inner loop's own rows, kept beside
+        return {**rung, "val_acc": final.acc, "val_loss": final.loss,
+                "rung_val_acc": rung["val_acc"], "rung_val_loss": rung["val_loss"]}
 
     # ---------------------------------------------------------------- outer loop
     def run(self, *, resume: bool = False, progress: bool = False,

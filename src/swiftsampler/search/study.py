@@ -63,7 +63,8 @@ from .config import SearchConfig
 MAX_RETRY = 3
 #: The search settings that define the objective; a study is only continued with the same ones.
 OBJECTIVE_SETTINGS = ("features", "transform", "n_knots", "combine", "floor", "init_fraction",
-                      "inner_epochs", "inner_schedule", "train_subset", "val_subset", "rungs")
+                      "inner_epochs", "inner_schedule", "train_subset", "val_subset",
+                      "final_val_subset", "rungs")
 #: Trial user attributes: the uniform sampler's trial, and the worker (``host:pid``) running a trial.
 UNIFORM_ATTR = "uniform"
 WORKER_ATTR = "worker"

@@ -11,6 +11,11 @@ to the subset: the per-sample statistics (the sampler's features) are the subset
 budget meter keeps the same *progress* (samples spent ``x n'/n``), so the LR schedule and the inner
 window ``[p0, p1]`` mean the same on the subset as on the full data while an inner epoch costs
 ``train_subset`` of one.
+
+A trial that runs to its end is scored once more on ``final_val_subset`` of the validation rows
+(:func:`final_val_rows`; all of them by default): the rungs only have to rank candidates well enough
+to stop the poor ones, while the value the GP fits and the card is chosen by is not left to the
+sampling error of a small subset (about 1.5 points of accuracy on 600 rows at 85%).
 """
 
 from __future__ import annotations
@@ -24,7 +29,7 @@ from torch import Tensor
 from ..data import PreparedData
 from ..seeding import make_generator
 
-__all__ = ["stratified_subset", "subset_data", "subset_state"]
+__all__ = ["final_val_rows", "stratified_subset", "subset_data", "subset_state"]
 
 
 def stratified_subset(labels: Tensor, fraction: float, generator: torch.Generator) -> Tensor:
@@ -58,6 +63,15 @@ def subset_data(data: PreparedData, train_fraction: float, val_fraction: float,
             for name in ("train_x", "train_y", "train_clean_y", "train_noisy", "train_index")}
     kept.update(val_x=_take(data.val_x, val_rows), val_y=_take(data.val_y, val_rows))
     return dataclasses.replace(data, **kept), train_rows
+
+
+def final_val_rows(data: PreparedData, fraction: float, seed: int) -> PreparedData:
+    """``data`` with the validation rows a complete trial is finally scored on: a stratified
+    ``fraction`` of them (drawn apart from the rungs' subset), or all of them at 1."""
+    if fraction >= 1:
+        return data
+    rows = stratified_subset(data.val_y, fraction, make_generator(seed, "final val"))
+    return dataclasses.replace(data, val_x=_take(data.val_x, rows), val_y=_take(data.val_y, rows))
 
 
 def _take(values: Any, rows: Tensor) -> Any:
