@@ -13,9 +13,8 @@ from swiftsampler.engine import Trainer
 from swiftsampler.errors import ConfigError
 from swiftsampler.samplers import SamplerCard
 from swiftsampler.samplers._swift import SamplerFamily
-from swiftsampler.search import SearchConfig
+from swiftsampler.search import SearchConfig, SwiftSearch
 from swiftsampler.search.sampler_search import search_sampler
-from swiftsampler.search import SwiftSearch
 from swiftsampler.search.subset import final_val_rows, stratified_subset, subset_data, subset_state
 from swiftsampler.search.warm import reference_params, warm_start_params
 

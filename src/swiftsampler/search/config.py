@@ -34,7 +34,7 @@ class SearchConfig:
     is the number of processes running trials at once (:mod:`.parallel`).
     """
 
-    n_trials: int = 30
+    n_trials: int = 20
     search_algo: str = "gp"
     inner_epochs: float = 1.0
     inner_schedule: str = "compressed"

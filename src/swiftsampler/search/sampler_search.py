@@ -84,7 +84,7 @@ def search_sampler(objective: Objective, num_samples: int, *, search: SearchConf
             no warm-up: the caller's shared initialisation is the warm-up).
         num_samples: the training-set size N the samplers are built for.
         search: the family, the trial count, the Optuna algorithm and storage (default settings
-            when None: 30 GP trials over 2 features x 5 knots, in memory).
+            when None: 20 GP trials over 2 features x 5 knots, in memory).
         seed: seed of the trials' proposals (trial ``k`` is seeded from it and ``k``).
         objective_name: the key of the score when ``objective`` returns a mapping, and the name
             the card records.
