@@ -407,7 +407,7 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument("--config", metavar="FILE", help="TOML file of training settings")
     search.add_argument("--out", metavar="DIR", required=True, help="output directory")
     search.add_argument("--n-trials", type=int, default=20, metavar="N",
-                        help="trials in all, the uniform sampler and the references first (default: 30)")
+                        help="trials in all, the uniform sampler and the references first (default: 20)")
     search.add_argument("--search-algo", choices=("gp", "tpe", "random"), default="gp",
                         help="Optuna sampler: gp (Bayesian optimisation), tpe or random "
                              "(default: gp)")

@@ -25,10 +25,10 @@ class SearchConfig:
     docs/swift_sampler.md): ``train_subset`` and ``val_subset`` are the stratified fractions of the
     training and validation rows the inner loop uses (:mod:`.subset`); ``rungs`` is how many
     equally spaced validation scores an inner loop reports, and ``pruner`` the Optuna pruner that
-    stops poor candidates on them; ``final_val_subset`` is the fraction of the validation rows that
-    a trial which ran to its end is scored on (its value for the GP and the choice of the card: all
-    of them by default, so the rungs are cheap and the final choice is not left to the subset's
-    sampling error) (``none``, ``median``, ``successive-halving``, ``hyperband``);
+    stops poor candidates on them (``none``, ``median``, ``successive-halving``, ``hyperband``);
+    ``final_val_subset`` is the fraction of the validation rows that a trial which ran to its end
+    is scored on (its value for the GP and the choice of the card: all of them by default, so the
+    rungs are cheap and the final choice is not left to the subset's sampling error);
     ``references`` are reference samplers tried after the uniform one and ``warm_start`` a card or
     search directory of a related setting whose parameters are tried first (:mod:`.warm`); ``jobs``
     is the number of processes running trials at once (:mod:`.parallel`).

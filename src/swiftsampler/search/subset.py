@@ -15,7 +15,8 @@ window ``[p0, p1]`` mean the same on the subset as on the full data while an inn
 A trial that runs to its end is scored once more on ``final_val_subset`` of the validation rows
 (:func:`final_val_rows`; all of them by default): the rungs only have to rank candidates well enough
 to stop the poor ones, while the value the GP fits and the card is chosen by is not left to the
-sampling error of a small subset (about 1.5 points of accuracy on 600 rows at 85%).
+sampling error of a small subset (the standard error of an accuracy ``a`` on ``n`` rows is
+``sqrt(a (1 - a) / n)``: 0.84 points on 1,800 rows at 85%).
 """
 
 from __future__ import annotations
