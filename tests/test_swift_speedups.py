@@ -83,32 +83,50 @@ def test_subset_data_and_state_follow_the_rows():
     assert inner.core.meter.progress == pytest.approx(trainer.core.meter.progress, abs=1e-2)
 
 
-def test_a_complete_trial_is_finally_scored_on_all_validation_rows(tmp_path):
+def test_a_complete_trial_is_finally_scored_on_all_validation_rows(tmp_path, monkeypatch):
     cfg = RunConfig().replace(dataset="synthetic", model="mlp", width=16, epochs=4, batch_size=32,
                               noise=0.3, num_samples=400)
     data = prepare_data(cfg.data, cfg.data_seed)
     theta = SamplerFamily().uniform_params()
 
+    scored: list[int] = []  # the rows of each validation pass
+    evaluate = Trainer.evaluate
+
+    def counting(trainer, split="val", *, loader=None):
+        scored.append(len(getattr(trainer.loaders, split) if loader is None else loader))
+        return evaluate(trainer, split, loader=loader)
+
+    monkeypatch.setattr(Trainer, "evaluate", counting)
+
     def fine_tune(**settings):
+        scored.clear()
         search = SearchConfig(n_trials=1, pruner="none", references=(), **settings)
         return SwiftSearch(cfg, search, tmp_path, data=data).evaluate(theta)  # one shared init.pt
 
-    rungs_on_subset = fine_tune(val_subset=0.3)  # final_val_subset=1 by default
     all_rows = fine_tune(val_subset=1.0)
-    subset_only = fine_tune(val_subset=0.3, final_val_subset=0.3)
-    # the same fine-tune (validation passes do not change training) scored on all rows, and its
-    # last rung kept beside on the subset's rows
+    assert scored[-3:] == [data.val_y.shape[0]] * 3  # after the shared init's passes: 3 rungs
+    rungs_on_subset = fine_tune(val_subset=0.3)  # final_val_subset=1 by default
+    subset_rows = subset_data(data, 1.0, 0.3, cfg.data_seed)[0].val_y.shape[0]
+    # the first two rungs on the subset, the last one skipped: the final pass on all rows follows
+    assert scored == [subset_rows, subset_rows, data.val_y.shape[0]]
+    # the same fine-tune (validation passes do not change training) scored on all rows
     assert rungs_on_subset["val_acc"] == all_rows["val_acc"]
     assert rungs_on_subset["val_loss"] == pytest.approx(all_rows["val_loss"], rel=1e-6)
-    assert rungs_on_subset["rung_val_acc"] == subset_only["val_acc"]
-    assert "rung_val_acc" not in all_rows and "rung_val_acc" not in subset_only
     assert rungs_on_subset["backward_samples"] == all_rows["backward_samples"]
+    subset_only = fine_tune(val_subset=0.3, final_val_subset=0.3)
+    assert scored == [subset_rows] * 3
+    # a trial's passes in batches of at most trial_eval_batch rows: the same scores
+    small_batches = fine_tune(val_subset=1.0, trial_eval_batch=7)
+    assert small_batches["val_acc"] == all_rows["val_acc"]
+    assert small_batches["val_loss"] == pytest.approx(all_rows["val_loss"], rel=1e-5)
     half = final_val_rows(data, 0.5, seed=0)
     counts, kept = torch.bincount(data.val_y), torch.bincount(half.val_y)
     assert kept.tolist() == [max(1, round(0.5 * int(c))) for c in counts]
     assert final_val_rows(data, 1.0, seed=0) is data
     with pytest.raises(ConfigError, match="--final-val-subset: must be in"):
         SearchConfig(final_val_subset=0.0)
+    with pytest.raises(ConfigError, match="--trial-eval-batch: must be a positive integer"):
+        SearchConfig(trial_eval_batch=0)
 
 
 def test_training_can_stop_within_an_epoch():

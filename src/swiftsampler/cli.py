@@ -215,7 +215,8 @@ def cmd_search(args: argparse.Namespace) -> int:
         transform=args.transform, n_knots=args.n_knots, combine=args.combine, floor=args.floor,
         storage=args.storage, study_name=args.study_name, heartbeat=args.heartbeat,
         pruner=args.pruner, rungs=args.rungs, train_subset=args.train_subset,
-        val_subset=args.val_subset, final_val_subset=args.final_val_subset, jobs=args.jobs,
+        val_subset=args.val_subset, final_val_subset=args.final_val_subset,
+        trial_eval_batch=args.trial_eval_batch, jobs=args.jobs,
         warm_start=args.warm_start,
         references=tuple(r for r in args.references.split(",") if r and r != "none"),
     )
@@ -447,6 +448,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="fraction of the validation rows a trial that was not pruned is "
                              "finally scored on (its value for the GP and the card; default: 1, "
                              "all of them)")
+    search.add_argument("--trial-eval-batch", type=int, default=128, metavar="N",
+                        help="at most N rows a batch in a trial's validation passes (the scores "
+                             "do not depend on it; default: 128, faster than larger batches on CPU)")
     search.add_argument("--jobs", type=int, default=1, metavar="N",
                         help="trials run at once by N processes sharing the study (default: 1)")
     search.add_argument("--warm-start", metavar="CARD|DIR",

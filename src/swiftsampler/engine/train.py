@@ -257,6 +257,7 @@ class Trainer:
         self.history: list[dict[str, Any]] = []
         self.guard_record: dict[str, Any] | None = None  # what the learned sampler's guard decided
         self._guarding = False  # inside the guard's branches
+        self._validate = True  # the validation passes at the epochs' ends (train(validate=))
         self.noisy_drawn = self.trained = 0
         self._any_noisy = bool(self.data.train_noisy.any())  # once: skip the noise tallies on clean data
         self._identity: dict[int, Mixed] = {}  # the unmixed batch's sources and shares, per batch size
@@ -341,15 +342,18 @@ class Trainer:
 
     # ---------------------------------------------------------------- the loop
     def train(self, until: float = 1.0, *, schedule: Schedule | None = None,
-              within_epoch: bool = False) -> Trainer:
+              within_epoch: bool = False, validate: bool = True) -> Trainer:
         """Train until the budget is spent, or until ``progress >= until`` at an epoch's end.
 
         ``schedule`` maps budget progress to the learning rate (default: the config's schedule).
         ``within_epoch`` stops at the first step where ``progress >= until`` and ends the epoch
         there (evaluated and logged as any epoch; the next call plans a new one): the search's
-        intermediate reports inside one inner epoch.
+        intermediate reports inside one inner epoch. ``validate=False`` skips the validation
+        passes at the epochs' ends (their ``val_*`` are None): a search trial finally scored on
+        other rows.
         """
         schedule = schedule or self.schedule
+        self._validate = validate
         t_start = time.perf_counter()
         with intra_op_threads(self.cfg.threads), torch.random.fork_rng(devices=self._cuda):
             torch.set_rng_state(self._rng["cpu"])
@@ -565,12 +569,14 @@ class Trainer:
         self.weight_noisy += float(tally.weight_noisy.item())  # sync: logging point
         self.weight_total += float(tally.weight_total.item())  # sync: logging point
         self.train_s += time.perf_counter() - t_epoch
-        val = self.evaluate("val")
+        val = self.evaluate("val") if self._validate else None
         record = {
             "epoch": core.epoch, "train_loss": train_loss,
             "train_acc": tally.correct.item() / trained,  # sync: logging point
-            "val_loss": finite_or_none(val.loss), "val_acc": finite_or_none(val.acc),
-            **{f"val_{key}": finite_or_none(value) for key, value in val.extra.items()},
+            "val_loss": None if val is None else finite_or_none(val.loss),
+            "val_acc": None if val is None else finite_or_none(val.acc),
+            **({} if val is None else {f"val_{key}": finite_or_none(value)
+                                       for key, value in val.extra.items()}),
             "lr": schedule(meter.progress), "progress": meter.progress,
             "samples": tally.trained, "scored": tally.scored, "iterations": meter.iterations,
             "forward_samples": meter.forward_samples, "backward_samples": meter.backward_samples,
@@ -578,7 +584,7 @@ class Trainer:
         }
         self.history.append(record)
         bar.set_postfix(epoch=core.epoch, loss=f"{train_loss:.3f}",
-                        val_acc="-" if record["val_acc"] is None else f"{val.acc:.3f}")
+                        val_acc="-" if record["val_acc"] is None else f"{record['val_acc']:.3f}")
         if not self._guarding:  # the guard's branches save and report only the winner's epochs
             self._after_epoch(record)
 

@@ -15,7 +15,9 @@ study's, each trial is seeded by its number, a killed worker's trial is re-queue
 stratified subset of the training and validation rows (``train_subset``, ``val_subset``:
 :mod:`.subset`); it reports the validation score at ``rungs`` equally spaced points of the inner
 window and the study's pruner stops poor candidates early (:mod:`.study`); a trial that is not
-stopped is scored at its end on ``final_val_subset`` of the validation rows (all by default);
+stopped is scored at its end on ``final_val_subset`` of the validation rows (all by default;
+its last rung then skips the subset's pass, which nothing would read), its validation passes in
+batches of at most ``trial_eval_batch`` rows;
 reference samplers and a warm start are enqueued (:mod:`.warm`); ``jobs`` worker processes share
 the study (:mod:`.parallel`).
 
@@ -73,6 +75,10 @@ class SwiftSearch:
     def __init__(self, cfg: RunConfig, search: SearchConfig, out_dir: str | Path, *,
                  data: PreparedData | None = None) -> None:
         self.cfg = cfg.replace(sampler="uniform", sampler_params={}, sampler_card=None)
+        #: the trials' training settings: the validation passes in batches of at most
+        #: ``trial_eval_batch`` rows (the scores are the same; the speed is not)
+        self.trial_cfg = self.cfg.replace(eval_batch_size=min(cfg.optim.eval_batch_size,
+                                                              search.trial_eval_batch))
         self.search = search
         self.family = search.family()
         self.out = Path(out_dir)
@@ -189,7 +195,7 @@ class SwiftSearch:
         state = self.shared_init(progress=self._progress)
         t0 = time.perf_counter()
         data, rows = self.inner_data
-        trainer = Trainer(self.cfg, data=data, sampler=sampler)
+        trainer = Trainer(self.trial_cfg, data=data, sampler=sampler)
         state = copy.deepcopy(state)
         if rows is not None:
             state = subset_state(state, rows, self.data.train_y.shape[0])
@@ -207,7 +213,7 @@ class SwiftSearch:
             full = trainer.schedule
             schedule = lambda p: full(p0 + (p - p0) * (1 - p0) / (p1 - p0))  # noqa: E731
         rungs = self.search.rungs
-
+        loader = self.final_loader(trainer.device)  # None: the last rung's score is the trial's
         final_eval_s = 0.0
 
         def metrics() -> dict[str, float]:
@@ -218,18 +224,16 @@ class SwiftSearch:
                     "backward_samples": trainer.core.meter.backward_samples - start}
 
         for step in range(1, rungs + 1):
-            trainer.train(until=p0 + (p1 - p0) * step / rungs, schedule=schedule, within_epoch=True)
+            trainer.train(until=p0 + (p1 - p0) * step / rungs, schedule=schedule, within_epoch=True,
+                          validate=step < rungs or loader is None)
             if report is not None and step < rungs:  # may stop the trial (pruned)
                 report(trainer.history[-1]["val_acc"], step, metrics())
-        loader = self.final_loader(trainer.device)
         if loader is None:
             return metrics()
         t_final = time.perf_counter()
         final = trainer.evaluate("val", loader=loader)
         final_eval_s = time.perf_counter() - t_final
-        rung = metrics()  # the last rung's score on the inner loop's own rows, kept beside
-        return {**rung, "val_acc": final.acc, "val_loss": final.loss,
-                "rung_val_acc": rung["val_acc"], "rung_val_loss": rung["val_loss"]}
+        return {**metrics(), "val_acc": final.acc, "val_loss": final.loss}
 
     # ---------------------------------------------------------------- outer loop
     def run(self, *, resume: bool = False, progress: bool = False,

@@ -63,7 +63,8 @@ SEARCH_TYPES: dict[str, type | tuple[type, ...]] = {
     "n_trials": int, "search_algo": str, "inner_epochs": _NUMBER, "inner_schedule": str,
     "init_fraction": _NUMBER, "features": list, "transform": str, "n_knots": int, "combine": str,
     "floor": _NUMBER, "study_name": str, "startup_trials": int, "pruner": str, "rungs": int,
-    "train_subset": _NUMBER, "val_subset": _NUMBER, "final_val_subset": _NUMBER, "jobs": int,
+    "train_subset": _NUMBER, "val_subset": _NUMBER, "final_val_subset": _NUMBER,
+    "trial_eval_batch": int, "jobs": int,
     "warm_start": str, "references": list,
 }
 

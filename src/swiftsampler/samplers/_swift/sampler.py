@@ -55,7 +55,7 @@ class SwiftSampler(Sampler):
         refresh: where the features come from, ``stats`` or ``scoring-pass``.
         guard: check the card against uniform sampling once the warm-up ends (see above).
         guard_window: fraction of the budget each branch of the check trains, in (0, 0.5]
-            (default 0.05).
+            (default 0.025).
         guard_margin: how far the card's score may trail uniform sampling's and still be kept, in
             the score's unit (nats for ``loss``, a fraction for ``accuracy``; default 0.02 nats).
         guard_score: what the check compares on the validation split: ``loss`` (minus the mean
@@ -73,7 +73,7 @@ class SwiftSampler(Sampler):
                  features: Sequence[str] = ("loss", "entropy"), transform: str = "cdf",
                  n_knots: int = 5, combine: str = "product", floor: float = 0.0,
                  warmup: float | None = None, refresh: str = "stats", guard: bool = True,
-                 guard_window: float = 0.05, guard_margin: float = 0.02,
+                 guard_window: float = 0.025, guard_margin: float = 0.02,
                  guard_score: str = "loss", guard_blend: float = 0.5) -> None:
         super().__init__(num_samples)
         if card is not None:
