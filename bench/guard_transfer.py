@@ -10,9 +10,10 @@ card with the guard off, and the card with the guard on (its defaults: 2.5% of t
 branch, scored by the validation loss, a 0.02-nat margin, a half blend toward uniform sampling where
 the check cannot tell). A fourth arm trains the card with the guard off on the budget minus the
 guard's window (``card-short[budget=B]``): what a kept card's run is left with after the check,
-so the column shows how much of the guarded run's loss is the check's share of the budget. ``--guard-param K=V``
-measures other guard settings (the former defaults: ``guard_window=0.1 guard_margin=0.01
-guard_score=accuracy guard_blend=0`` until stop 25, ``guard_window=0.05`` until stop 28). Results go to
+so the column shows how much of the guarded run's loss is the check's share of the budget.
+``--guard-param K=V`` measures other guard settings (the former defaults: ``guard_window=0.1
+guard_margin=0.01 guard_score=accuracy guard_blend=0`` until stop 25, ``guard_window=0.05`` until
+stop 28). Results go to
 ``bench/results/guard_transfer.json``, one entry per run, and a re-run skips the runs already there.
 
 "Gain kept" is ``(guarded - uniform) / (card - uniform)`` where the card beats uniform by more than

@@ -276,6 +276,31 @@ def test_rs2_visits_every_sample_once_per_round():
     assert torch.equal(torch.bincount(visits, minlength=n), torch.full((n,), 3))
 
 
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_the_packed_sort_orders_float32_values_as_torch_sort(dtype):
+    from swiftsampler.samplers._ranks import PACKED_SORT_MIN, descending_mid_ranks, sort_values
+
+    g = gen(22)
+    n = PACKED_SORT_MIN + 123  # the packed path
+    values = torch.randn(n, generator=g).mul_(1e3).round_().div_(7)  # float32, many ties
+    values[::5], values[1::9], values[2::17] = 0.0, -0.0, float("-inf")
+    values[3::31] = torch.finfo(torch.float32).max
+    values = values.to(dtype)
+    ordered, order = sort_values(values)
+    assert order.dtype == torch.int64 and torch.equal(torch.sort(order).values, torch.arange(n))
+    assert torch.equal(ordered, torch.sort(values).values) and ordered.dtype == dtype
+    assert torch.equal(values[order], ordered)  # -0.0 == 0.0
+    # a rank through the packed sort equals the definition (mid-ranks of the ties), on a sample
+    ranks, rows = descending_mid_ranks(values), torch.randint(0, n, (50,), generator=g)
+    greater = (values.unsqueeze(0) > values[rows].unsqueeze(1)).sum(1)
+    equal = (values.unsqueeze(0) == values[rows].unsqueeze(1)).sum(1)
+    assert torch.equal(ranks[rows], greater + (equal - 1) / 2)
+    # float64 values that are not float32 numbers: torch.sort, the same contract
+    fine = values.double() + torch.rand(n, generator=g, dtype=torch.float64) * 1e-12
+    ordered, order = sort_values(fine)
+    assert torch.equal(ordered, torch.sort(fine).values) and torch.equal(fine[order], ordered)
+
+
 def test_one_sort_ranks_equal_their_definitions_with_many_ties():
     from swiftsampler.samplers._ranks import descending_mid_ranks, mid_cumulative
 

@@ -23,8 +23,8 @@ the study (:mod:`.parallel`).
 
 **Cost in full-run units**: the search's wall time divided by the wall time of one uniform training
 run of the same setting. Unless the caller measured that run (``full_run_s``), it is estimated from
-the shared initialisation, which *is* that run's first ``init_fraction``:
-``full_run_s = init_wall_s / init_fraction``.
+the shared initialisation, which *is* that run's first ``init_fraction`` (less its validation
+passes, which the search skips): ``full_run_s = init_wall_s / init_fraction``.
 
 The shared initialisation is cached in ``DIR/init.pt`` (a checkpoint: tensors and plain values, read
 with ``weights_only=True``). Workers sharing ``DIR`` that start together each train it, and the first
@@ -147,8 +147,9 @@ class SwiftSearch:
         return self.init_state
 
     def _train_init(self, progress: bool) -> dict[str, Any]:
+        # no validation passes: nothing reads the warm-up's scores (the same training state)
         trainer = Trainer(self.cfg, data=self.data, progress=progress).train(
-            until=self.search.init_fraction)
+            until=self.search.init_fraction, validate=False)
         meter = trainer.core.meter
         cost = {"wall_s": trainer.wall_s, "backward_samples": meter.backward_samples,
                 "forward_samples": meter.forward_samples}
