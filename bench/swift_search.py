@@ -46,7 +46,8 @@ FASHION = "/usr/share/datasets/fashion-mnist"
 #: Until stop 27 the default ran 30 trials and scored a complete trial on the rungs' 30% of the
 #: validation rows (``subset-scored``); in stop 27, 20 trials scored on all the validation rows
 #: (``final-full-20``); since stop 28 a trial's validation passes run in batches of 128 and a
-#: complete trial skips its last rung's subset pass (the variants measured before that ran it).
+#: complete trial skips its last rung's subset pass and the shared initialisation trains without
+#: validation passes (the variants measured before that ran them).
 _DEFAULT = dict(pruner="successive-halving", train_subset=1.0, val_subset=0.3, final_val_subset=1.0,
                 references=("drop-loss",), inner_epochs=1.0, n_trials=20, trial_eval_batch=128)
 _FINAL_FULL_20 = dict(_DEFAULT, trial_eval_batch=1024)
@@ -54,8 +55,9 @@ _SUBSET_SCORED = dict(_FINAL_FULL_20, final_val_subset=0.3, n_trials=30)
 _NO_SPEEDUP = dict(_FINAL_FULL_20, pruner="none", val_subset=1.0, references=(), n_trials=30)
 VARIANTS = {
     "none": ("none (30 full inner loops)", _NO_SPEEDUP),
-    "eval-128": ("default: final-full-20, its validation passes in batches of 128 and without "
-                 "the last rung's subset pass (stop 28)", _DEFAULT),
+    "eval-128": ("default: the stop-27 search with its validation passes in batches of 128, no "
+                 "subset pass at the last rung, the shared initialisation trained without "
+                 "validation passes (stop 28)", _DEFAULT),
     "final-full-20": ("20 trials, successive halving on 30% of the validation rows, "
                       "complete trials scored on all of them, drop-loss reference (stop 27)",
                       _FINAL_FULL_20),

@@ -59,6 +59,21 @@ def test_more_than_two_to_the_24_categories():
     assert sorted(distinct.tolist()) == list(range(1 << 24, n))
 
 
+def test_many_draws_are_the_inverse_cdf_of_their_uniforms():
+    """Above PACKED_SORT_MIN draws the queries are ordered by an integer sort of their first 31 bits:
+    the indices are still searchsorted(cumsum(w), u * sum(w)) of the generator's uniforms, in order."""
+    from swiftsampler.samplers._sort import PACKED_SORT_MIN
+
+    w = torch.rand(5000, generator=gen(6), dtype=torch.float64)
+    w[::7] = 0.0  # zero-weight indices own empty intervals
+    n = PACKED_SORT_MIN + 77
+    drawn = draw_with_replacement(w, n, gen(8))
+    u = torch.rand(n, generator=gen(8), dtype=torch.float64)
+    cdf = w.cumsum(0)
+    assert torch.equal(drawn, torch.searchsorted(cdf, u * cdf[-1], right=True))
+    assert not bool((w[drawn] == 0).any())
+
+
 @pytest.mark.parametrize("bad", [torch.tensor([1.0, -1.0]), torch.tensor([1.0, float("nan")]),
                                  torch.zeros(3), torch.tensor([])])
 def test_invalid_weights(bad):

@@ -278,7 +278,8 @@ def test_rs2_visits_every_sample_once_per_round():
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 def test_the_packed_sort_orders_float32_values_as_torch_sort(dtype):
-    from swiftsampler.samplers._ranks import PACKED_SORT_MIN, descending_mid_ranks, sort_values
+    from swiftsampler.samplers._ranks import descending_mid_ranks
+    from swiftsampler.samplers._sort import PACKED_SORT_MIN, sort_values
 
     g = gen(22)
     n = PACKED_SORT_MIN + 123  # the packed path

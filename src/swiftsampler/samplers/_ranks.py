@@ -11,12 +11,12 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-import numpy as np
 import torch
 from torch import Tensor
 
-__all__ = ["PACKED_SORT_MIN", "TieRuns", "descending_mid_ranks", "mid_cumulative", "sort_values",
-           "tie_runs"]
+from ._sort import sort_values
+
+__all__ = ["TieRuns", "descending_mid_ranks", "mid_cumulative", "tie_runs"]
 
 
 class TieRuns(NamedTuple):
@@ -26,38 +26,6 @@ class TieRuns(NamedTuple):
     order: Tensor
     starts: Tensor
     ends: Tensor
-
-
-#: Below this many values :func:`sort_values` leaves the sort to ``torch.sort``.
-PACKED_SORT_MIN = 1 << 16
-
-
-def sort_values(values: Tensor) -> tuple[Tensor, Tensor]:
-    """``values`` (N,) ascending and the order that sorts them, as ``torch.sort`` gives them (the
-    order of tied values aside; ``-0.0`` comes back as ``0.0``). NaN must be removed first.
-
-    On a CPU, values that are all float32 numbers (the statistics are kept in float32) are sorted as
-    one int64 key each: the float's order-preserving 32-bit pattern above the value's index, sorted
-    by NumPy's vectorised integer sort, several times faster than an argsort of floats (10^7 values:
-    ``bench/scale.py``). Elsewhere ``torch.sort``.
-    """
-    n = values.numel()
-    if values.device.type != "cpu" or not PACKED_SORT_MIN <= n < 1 << 31 or values.requires_grad:
-        return torch.sort(values)
-    single = values.to(torch.float32)
-    if not torch.equal(single.to(values.dtype), values):  # -0.0 == 0.0 here, as in the sort
-        return torch.sort(values)
-    keys = _ordered_bits(single.add_(0.0).view(torch.int32))  # + 0.0: -0.0 is 0.0
-    packed = (keys.to(torch.int64) << 32) | torch.arange(n, dtype=torch.int64)
-    packed = torch.from_numpy(np.sort(packed.numpy()))
-    ordered = _ordered_bits((packed >> 32).to(torch.int32)).view(torch.float32)
-    return ordered.to(values.dtype), packed & 0xFFFFFFFF
-
-
-def _ordered_bits(bits: Tensor) -> Tensor:
-    """A float32's bit pattern (int32) to an int32 that orders as the float, and back (its own
-    inverse): a negative float's magnitude bits are reversed."""
-    return bits ^ ((bits >> 31) & 0x7FFFFFFF)
 
 
 def tie_runs(values: Tensor) -> TieRuns:

@@ -60,10 +60,12 @@ def piecewise_linear(u: Tensor, knots: Tensor | Sequence[float]) -> Tensor:
     if u.isnan().any():
         raise ValueError("u contains NaN; transform the features first (unseen samples map to 0.5)")
     segments = knots.numel() - 1
-    x = u.to(torch.float64).clamp(0.0, 1.0) * segments
-    j = x.floor().clamp_(max=segments - 1).long()
-    left = knots[j]
-    return left + (knots[j + 1] - left) * (x - j)
+    x = u.to(torch.float64).clamp(0.0, 1.0).mul_(segments)
+    j = x.floor().clamp_(max=segments - 1)
+    x -= j  # the position within segment j
+    j = j.long()
+    slopes = knots[1:] - knots[:-1]  # per segment: the same differences as per sample
+    return slopes[j].mul_(x).add_(knots[j])
 
 
 @dataclass(frozen=True)
