@@ -2,11 +2,14 @@
 the search with every speed-up (the default) and with none (30 full inner loops), on Fashion-MNIST
 with 40% symmetric label noise and ``cnn2d``.
 
-    python bench/swift_search.py                      # the reduced setting of docs/swift_sampler.md
+    python bench/swift_search.py                      # the reduced setting (100 images per class)
     python bench/swift_search.py --full-size          # the setting: 20k images, val 10%
     python bench/swift_search.py --variants pruning,subset --seeds 0,1,2
     python bench/swift_search.py --shots 500 --seeds 0,1,2 --out bench/results/swift_search_500 \
-        --marker swift-search-500                     # 5,000 training images (docs/swift_sampler.md)
+        --doc docs/swift_sampler.md --marker swift-search-500   # 5,000 training images
+
+The table is printed; ``--doc PAGE`` also writes it into PAGE's ``--marker`` block (so a run of one
+seed or one variant does not replace a table of the docs).
 
 For each seed: one uniform training run (the unit of the cost: its wall time, same process, same
 machine), then each search variant, then a training run with each variant's card (test accuracy).
@@ -112,7 +115,9 @@ def main() -> None:
                              "before its search, under the load of that session (kept as "
                              "uniform_VARIANT_sSEED.json and used from then on)")
     parser.add_argument("--out", type=Path, default=ROOT / "bench/results/swift_search")
-    parser.add_argument("--doc", default=str(ROOT / "docs/swift_sampler.md"))
+    parser.add_argument("--doc", type=Path, default=None,
+                        help="write the table into this page's --marker block (the docs use "
+                             "docs/swift_sampler.md); without it the table is only printed")
     parser.add_argument("--marker", default="swift-search",
                         help="the block of --doc to write (default: swift-search)")
     args = parser.parse_args()
