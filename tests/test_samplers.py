@@ -288,6 +288,7 @@ def test_the_packed_sort_orders_float32_values_as_torch_sort(dtype):
     values[3::31] = torch.finfo(torch.float32).max
     values = values.to(dtype)
     ordered, order = sort_values(values)
+    assert bool(torch.signbit(values[1])) and values[1] == 0  # the input is not changed (-0.0 kept)
     assert order.dtype == torch.int64 and torch.equal(torch.sort(order).values, torch.arange(n))
     assert torch.equal(ordered, torch.sort(values).values) and ordered.dtype == dtype
     assert torch.equal(values[order], ordered)  # -0.0 == 0.0
