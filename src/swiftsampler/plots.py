@@ -29,6 +29,9 @@ def save_figure(plt, fig, path: Path | str) -> Path:  # noqa: ANN001
 
     buffer = io.BytesIO()
     fig.tight_layout()
+    title = fig.get_suptitle()
+    if title:  # above the panels' own titles (tight_layout can leave it over the top row's)
+        fig.suptitle(title, y=fig.subplotpars.top + 0.4 / fig.get_figheight(), va="bottom")
     fig.savefig(buffer, format="png", dpi=120, bbox_inches="tight")  # outside legends included
     plt.close(fig)
     return write_atomic(path, lambda fh: fh.write(buffer.getvalue()))
