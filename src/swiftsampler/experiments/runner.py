@@ -49,6 +49,20 @@ def train_one(config: dict[str, Any]) -> tuple[str, Any]:
         return "failed", f"{type(exc).__name__}: {exc}"
 
 
+def warm_up(config: dict[str, Any]) -> None:
+    """Pay this process's one-time costs before its first timed run: build (and drop) a trainer for
+    ``config``. torch imports some modules on first use (``torch._dynamo``, about 2 s on a CPU, when
+    the first optimiser is made), and without this the first run of every worker carried them in its
+    wall time, so the report's time column compared start-up, not methods. A config that cannot be
+    built is left to its run to report."""
+    from ..engine import Trainer
+
+    try:
+        Trainer(from_dict(config))
+    except Exception:  # the run itself reports what is wrong with its config
+        return
+
+
 def _search_card(cfg: RunConfig, folder: Path, n_trials: int, progress: bool) -> str:
     """The sampler card for ``cfg``'s cell, searched once (with the grid's first seed) and reused."""
     from ..search import SearchConfig, SwiftSearch
@@ -149,7 +163,11 @@ def _train_locally(store: ResultStore, configs: dict[str, dict[str, Any]], jobs:
 
 
 def _train_here(store: ResultStore, configs: dict[str, dict[str, Any]], record: Record) -> None:
+    warmed = False
     while (key := store.claim(list(configs))) is not None:
+        if not warmed:
+            warm_up(configs[key])
+            warmed = True
         record(key, *train_one(configs[key]))
 
 
@@ -173,6 +191,7 @@ def _serve(conn: Connection, parent_pid: int) -> None:
     """A worker's life: train the runs it is sent until told to stop (``None``) or orphaned."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group: the parent handles it
     _die_with_parent(parent_pid)
+    warmed = False
     while True:
         try:
             task = conn.recv()
@@ -181,6 +200,9 @@ def _serve(conn: Connection, parent_pid: int) -> None:
         if task is None:
             return
         _, config = task
+        if not warmed:
+            warm_up(config)
+            warmed = True
         conn.send(train_one(config))
 
 
