@@ -49,12 +49,19 @@ def train_one(config: dict[str, Any]) -> tuple[str, Any]:
         return "failed", f"{type(exc).__name__}: {exc}"
 
 
+_warmed = False  # this process has paid its one-time costs (a forked worker inherits them)
+
+
 def warm_up(config: dict[str, Any]) -> None:
-    """Pay this process's one-time costs before its first timed run: build (and drop) a trainer for
-    ``config``. torch imports some modules on first use (``torch._dynamo``, about 2 s on a CPU, when
-    the first optimiser is made), and without this the first run of every worker carried them in its
-    wall time, so the report's time column compared start-up, not methods. A config that cannot be
-    built is left to its run to report."""
+    """Pay this process's one-time costs before its first timed run, once: build (and drop) a
+    trainer for ``config``. torch imports some modules on first use (``torch._dynamo``, about 2 s on
+    a CPU, when the first optimiser is made), and without this the first run of every worker carried
+    them in its wall time, so the report's time column compared start-up, not methods. A config that
+    cannot be built is left to its run to report."""
+    global _warmed
+    if _warmed:
+        return
+    _warmed = True
     from ..engine import Trainer
 
     try:
@@ -163,11 +170,8 @@ def _train_locally(store: ResultStore, configs: dict[str, dict[str, Any]], jobs:
 
 
 def _train_here(store: ResultStore, configs: dict[str, dict[str, Any]], record: Record) -> None:
-    warmed = False
     while (key := store.claim(list(configs))) is not None:
-        if not warmed:
-            warm_up(configs[key])
-            warmed = True
+        warm_up(configs[key])
         record(key, *train_one(configs[key]))
 
 
@@ -191,7 +195,6 @@ def _serve(conn: Connection, parent_pid: int) -> None:
     """A worker's life: train the runs it is sent until told to stop (``None``) or orphaned."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group: the parent handles it
     _die_with_parent(parent_pid)
-    warmed = False
     while True:
         try:
             task = conn.recv()
@@ -200,9 +203,7 @@ def _serve(conn: Connection, parent_pid: int) -> None:
         if task is None:
             return
         _, config = task
-        if not warmed:
-            warm_up(config)
-            warmed = True
+        warm_up(config)
         conn.send(train_one(config))
 
 
