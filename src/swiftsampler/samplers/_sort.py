@@ -1,7 +1,7 @@
 """Sorting large CPU tensors fast: one int64 key per value, sorted by NumPy's vectorised integer sort.
 
-On a CPU, NumPy sorts 10^7 int64 keys in about 0.7 s where ``torch.sort`` of as many floats with their
-indices takes about 2 s (the project's 2-core machine; ``bench/scale.py`` times the planners that use
+On a CPU, NumPy's integer sort is faster than ``torch.sort`` of floats with their indices (about 3
+times at 10^7 values on the project's 2-core machine; ``bench/scale.py`` times the planners that use
 it). A key packs a 32-bit sort key above the value's 32-bit index, so the sorted keys carry the order
 with them and equal keys come out in index order.
 """
