@@ -285,3 +285,17 @@ def test_session_state_round_trip():
     b = make()
     b.load_state_dict(a.state_dict())
     assert list(a.batch_sampler) == list(b.batch_sampler)
+
+
+def test_weighted_objective_by_hand_and_the_plain_mean_bit_for_bit():
+    from swiftsampler.sampling.core import weighted_objective
+
+    part = torch.tensor([[1.0, 3.0], [2.0, 6.0]])
+    shares = torch.tensor([[0.5, 0.5], [0.25, 0.75]])
+    weights = torch.tensor([[2.0, 1.0], [1.0, 0.0]])
+    # (1/B) sum_i sum_k W w l = ((0.5*2*1 + 0.5*1*3) + (0.25*1*2 + 0))/2
+    assert weighted_objective(part, shares, weights).item() == pytest.approx((2.5 + 0.5) / 2)
+    assert weighted_objective(part, shares).item() == pytest.approx((2.0 + 5.0) / 2)
+    losses = torch.rand(257, 1, generator=torch.Generator().manual_seed(0)) * 7
+    assert torch.equal(weighted_objective(losses), losses.sum(dim=1).mean())  # the one-op path
+    assert torch.equal(weighted_objective(losses[:, 0]), losses.sum(dim=1).mean())

@@ -47,6 +47,21 @@ def test_token_cross_entropy_by_hand():
     assert flat.tolist() == pytest.approx([-math.log(0.75), math.log(2.0)], rel=1e-6)
 
 
+
+def test_fused_cross_entropy_is_the_log_softmax_pick_bit_for_bit():
+    """The (B, C) form is one fused op; its losses and gradients must be those of the explicit
+    ``-log_softmax(z)[y]`` (the (B, T, C) form and earlier runs), bit for bit."""
+    g = torch.Generator().manual_seed(0)
+    z = (torch.randn(64, 10, generator=g) * torch.tensor([0.1, 5.0, 40.0]).repeat(22)[:64, None])
+    y = torch.randint(10, (64,), generator=g)
+    fused, explicit = z.clone().requires_grad_(), z.clone().requires_grad_()
+    a = token_cross_entropy(fused, y)
+    b = -explicit.log_softmax(dim=-1).gather(-1, y.unsqueeze(-1)).squeeze(-1)
+    assert torch.equal(a, b)
+    (a * torch.arange(64.0)).mean().backward()
+    (b * torch.arange(64.0)).mean().backward()
+    assert torch.equal(fused.grad, explicit.grad)
+
 def test_language_model_scores_perplexity_as_exp_of_the_token_loss():
     task = LanguageModelTask()
     batches = [Batch(torch.arange(2), torch.zeros(2, 3, dtype=torch.long),

@@ -29,6 +29,7 @@ from typing import Any, ClassVar
 
 import torch
 from torch import Tensor, nn
+from torch.nn import functional as F
 
 from .augment import Mixed
 from .data.loader import Batch
@@ -45,9 +46,11 @@ __all__ = ["TASKS", "Evaluation", "Task", "create_task", "token_cross_entropy"]
 def token_cross_entropy(logits: Tensor, targets: Tensor) -> Tensor:
     """Per-sample cross-entropy, averaged over any positions: (B, C), (B,) -> (B,) or
     (B, T, C), (B, T) -> (B,) with ``l_b = (1/T) sum_t -log softmax(z_bt)_{y_bt}``. Computed in float32."""
+    if logits.dim() == 2:  # one fused op (the same log-softmax and pick, bit for bit)
+        return F.cross_entropy(logits.float(), targets, reduction="none")
     log_p = logits.float().log_softmax(dim=-1)
     nll = -log_p.gather(-1, targets.unsqueeze(-1)).squeeze(-1)
-    return nll if nll.dim() == 1 else nll.flatten(1).mean(dim=1)
+    return nll.flatten(1).mean(dim=1)
 
 
 @dataclass(frozen=True)

@@ -82,6 +82,8 @@ def weighted_objective(part_losses: Tensor, shares: Tensor | None = None,
     if weights is not None and weights.dim() == 1:
         weights = weights.unsqueeze(1)
     factor = shares if weights is None else weights if shares is None else shares * weights
+    if factor is None and part_losses.shape[1] == 1:  # the plain mean (the same bits, one op)
+        return part_losses.mean()
     terms = part_losses if factor is None else factor * part_losses
     return terms.sum(dim=1).mean()
 
@@ -125,6 +127,8 @@ class SamplingCore:
         self._micro = 0  # micro-batches charged (optimiser steps = micro // accumulation)
         self.last_weights: Tensor | None = None  # the loss weights of the last :meth:`loss`
         self._pending: list[Tensor] = []  # a scoring pass's rows, gathered at the next plan (DDP)
+        # whether the sampler weights samples by their loss (else the per-output losses are not made)
+        self._loss_rule = type(sampler).loss_weights is not Sampler.loss_weights
 
     # ---------------------------------------------------------------- where the run stands
     @property
@@ -377,8 +381,10 @@ class SamplingCore:
         if part_losses.dim() == 1:
             part_losses = part_losses.unsqueeze(1)
         part_losses = sampler.part_losses(logits, part_losses)  # (B, K)
-        per_output = (part_losses if shares is None else shares * part_losses).sum(dim=1).detach()
-        rule = sampler.loss_weights(per_output, self.progress)
+        rule = None
+        if self._loss_rule:
+            per_output = (part_losses if shares is None else shares * part_losses).sum(dim=1).detach()
+            rule = sampler.loss_weights(per_output, self.progress)
         for factor in (rule, extra):
             if factor is None:
                 continue
