@@ -104,3 +104,18 @@ def test_mnist1d_end_to_end_reaches_a_real_accuracy(tmp_path):
     result = json.loads((out / "result.json").read_text())
     assert result["data"]["input_shape"] == [1, 40] and result["data"]["num_classes"] == 10
     assert result["test_acc"] > 0.8  # chance is 0.1; this run gets about 0.87
+
+
+def test_compare_searches_swift_cells_with_the_search_default_trials():
+    """A comparison's swift cells get the search users get from ``swiftsampler search``."""
+    import inspect
+
+    from swiftsampler.cli import build_parser
+    from swiftsampler.experiments import run_comparison
+    from swiftsampler.search import SearchConfig
+
+    parser = build_parser()
+    compare = parser.parse_args(["compare", "--preset", "demo", "--out", "x"])
+    search = parser.parse_args(["search", "--out", "x"])
+    assert compare.search_trials == search.n_trials == SearchConfig().n_trials
+    assert inspect.signature(run_comparison).parameters["search_trials"].default == SearchConfig().n_trials

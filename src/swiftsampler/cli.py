@@ -339,7 +339,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     description, grid = PRESETS["demo"]
     print(f"swiftsampler demo: {description}, on MNIST-1D (generated, no download)")
-    return _compare_and_report(grid, check_output_dir(args.out), args.jobs, args.progress, 30)
+    return _compare_and_report(grid, check_output_dir(args.out), args.jobs, args.progress, 20)
 
 
 def cmd_list(args: argparse.Namespace) -> int:
@@ -506,8 +506,9 @@ def build_parser() -> argparse.ArgumentParser:
                          help="local: this process or --jobs worker processes; submitit: --jobs "
                               "cluster jobs at a time (Slurm where sbatch exists, else local "
                               "subprocesses; pip install 'swiftsampler[cluster]') (default: local)")
-    compare.add_argument("--search-trials", type=int, default=30,
-                         help="trials of the sampler search behind each swift cell (default: 30)")
+    compare.add_argument("--search-trials", type=int, default=20,
+                         help="trials of the sampler search behind each swift cell (default: 20, "
+                              "as swiftsampler search)")
     compare.add_argument("--log", default="none", metavar="NAME[,NAME]",
                          help="also log every run's epochs to: tensorboard (DIR/runs/<run>/tensorboard), "
                               "wandb (one W&B run a grid run, files in DIR/runs/<run>/wandb) "

@@ -81,7 +81,7 @@ def _search_card(cfg: RunConfig, folder: Path, n_trials: int, progress: bool) ->
 
 
 def run_comparison(grid: GridSpec, out: str | Path, *, jobs: int = 1, progress: bool = False,
-                   search_trials: int = 30,
+                   search_trials: int = 20,
                    on_run: Callable[[str, str, Any], None] | None = None,
                    executor: str = "local") -> dict[str, int]:
     """Run every run of ``grid`` not yet done in ``out/results.db``; return the status counts.
