@@ -260,3 +260,43 @@ def test_a_card_used_in_another_setting_warns_with_what_differs(tmp_path, caplog
     with caplog.at_level("WARNING", logger="swiftsampler"):
         Trainer(cfg)  # the setting it was searched in: no warning
     assert not caplog.records
+
+
+def test_a_loss_objective_is_minimised_and_recorded():
+    from swiftsampler.search import search_sampler
+
+    def objective(sampler):
+        # the uniform parameters (0.5) are the worst: a maximising search would keep them
+        return {"val_loss": float(-((sampler.theta - 0.5) ** 2).sum()), "val_acc": 0.5}
+
+    search = SearchConfig(n_trials=8, search_algo="random", objective="val_loss")
+    result = search_sampler(objective, 50, search=search, seed=3)
+    losses = [t["val_loss"] for t in result.trials]
+    assert result.best_value == min(losses) < losses[0]  # the uniform trial is not the best here
+    assert [t["best_so_far"] for t in result.trials] == [min(losses[:k + 1]) for k in range(8)]
+    assert result.card.provenance["objective"] == "val_loss"
+    assert result.card.params == [result.trials[losses.index(min(losses))][n]
+                                  for n in search.family().param_names]
+    with pytest.raises(ConfigError, match="--objective: must be auto or one of val_acc, val_loss"):
+        SearchConfig(objective="loss")
+
+
+def test_auto_objective_is_the_tasks_and_a_language_model_search_minimises_the_loss(tmp_path, capsys):
+    """``auto`` reads the task: accuracy for classification, the loss in nats per token for a
+    language model (the CLI's trial lines and summary say which)."""
+    assert SwiftSearch(small(), SearchConfig(), tmp_path / "a").search.objective == "val_acc"
+    path = tmp_path / "poem.txt"
+    path.write_text("the quick brown fox jumps over the lazy dog.\n" * 60, encoding="utf-8")
+    out = tmp_path / "lm"
+    assert main(["search", "--dataset", "textfile", "--data-dir", str(path), "--dataset-param",
+                 "seq_len=16", "--model", "gpt-tiny", "--width", "16", "--optimizer", "adamw",
+                 "--lr", "0.01", "--epochs", "2", "--batch-size", "16", "--n-trials", "3",
+                 "--search-algo", "random", "--no-plots", "--out", str(out)]) == 0
+    captured = capsys.readouterr()
+    card = json.loads((out / "sampler.json").read_text())
+    trials = json.loads((out / "trials.json").read_text())["trials"]
+    complete = [t["val_loss"] for t in trials if t["state"] == "complete"]
+    assert card["provenance"]["objective"] == "val_loss"
+    assert card["provenance"]["value"] == min(complete)
+    assert "objective  best validation loss" in captured.out and "nats/token" in captured.out
+    assert "trial 2 of 3: val_loss" in captured.err  # the trial lines (stderr is no terminal)

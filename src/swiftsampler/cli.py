@@ -219,23 +219,25 @@ def cmd_search(args: argparse.Namespace) -> int:
         trial_eval_batch=args.trial_eval_batch, jobs=args.jobs,
         warm_start=args.warm_start,
         references=tuple(r for r in args.references.split(",") if r and r != "none"),
+        objective=args.objective,
     )
     out = check_output_dir(args.out)
     runner = SwiftSearch(cfg, search, out)
     outcome = runner.run(resume=args.resume, progress=_show_progress(args.progress),
-                         on_trial=_trial_logs(args, search.n_trials, out))
+                         on_trial=_trial_logs(args, search.n_trials, out,
+                                              runner.search.objective_name))
     plots = search_plots(runner, outcome) if args.plots else []
     print(format_search_summary(runner, outcome, plots))
     return 0
 
 
-def _trial_logs(args: argparse.Namespace, n_trials: int, out: Path) -> Any:
+def _trial_logs(args: argparse.Namespace, n_trials: int, out: Path, objective: str) -> Any:
     """The search's per-trial callback: progress lines off a terminal and the ``--log`` loggers."""
     from .logs import TrialLines, create_loggers
 
     callbacks = create_loggers(_log_names(args.log), out, step_key="trial")
     if _progress_lines(args.progress):
-        callbacks.append(TrialLines("swiftsampler search", n_trials, "val_acc"))
+        callbacks.append(TrialLines("swiftsampler search", n_trials, objective))
 
     def on_trial(row: dict[str, Any]) -> None:
         for callback in callbacks:
@@ -456,6 +458,10 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument("--warm-start", metavar="CARD|DIR",
                         help="enqueue the parameters of a card (or of the card and best trials "
                              "of a search directory) searched in a related setting")
+    search.add_argument("--objective", choices=("auto", "val_acc", "val_loss"), default="auto",
+                        help="what a trial scores on the validation split: val_acc (maximised) or "
+                             "val_loss (minimised); auto: the task's, the loss for language "
+                             "models and the accuracy otherwise (default: auto)")
     search.add_argument("--references", default="drop-loss", metavar="NAME[,NAME]",
                         help="reference samplers tried after the uniform one: drop-loss or none "
                              "(default: drop-loss)")

@@ -39,27 +39,32 @@ def save_figure(plt, fig, path: Path | str) -> Path:  # noqa: ANN001
 
 def plot_convergence(curves: Mapping[str, Sequence[float]], path: Path | str, *,
                      uniform: float | None = None, title: str = "Sampler search",
-                     startup: int | None = None) -> Path:
-    """Best validation accuracy so far against the trial (numbered from 0, as in ``trials.csv``), a
-    step curve per search algorithm (Yao et al. 2024, Figure 3). ``curves`` maps a label to the
-    objective of each trial, in order; ``startup`` shades the random start-up trials that come before
-    the Bayesian optimisation (GP or TPE) proposes anything."""
+                     startup: int | None = None, objective: str = "val_acc") -> Path:
+    """Best objective so far against the trial (numbered from 0, as in ``trials.csv``), a step curve
+    per search algorithm (Yao et al. 2024, Figure 3). ``curves`` maps a label to the objective of
+    each trial, in order: the validation accuracy (``val_acc``, shown in %, the best is the highest)
+    or loss (``val_loss``, in nats per token, the best is the lowest); ``startup`` shades the random
+    start-up trials that come before the Bayesian optimisation (GP or TPE) proposes anything."""
+    accuracy = objective == "val_acc"
+    scale = 100 if accuracy else 1
+    running_best = np.maximum.accumulate if accuracy else np.minimum.accumulate
     plt, fig, (ax,) = figure()
     longest = max((len(v) for v in curves.values()), default=0)
     if startup:
         ax.axvspan(-0.5, min(startup, longest) - 0.5, color="0.92", zorder=0,
                    label=f"random start-up trials ({startup})")
     for label, values in curves.items():
-        best = np.maximum.accumulate(np.asarray(values, dtype=float)) * 100
+        best = running_best(np.asarray(values, dtype=float)) * scale
         ax.step(np.arange(len(best)), best, where="post", marker="o", markersize=3,
                 label=f"best so far ({label})")
     if uniform is not None:
-        ax.axhline(uniform * 100, color="grey", linestyle="--", label="uniform sampler (trial 0)")
+        ax.axhline(uniform * scale, color="grey", linestyle="--", label="uniform sampler (trial 0)")
     from matplotlib.ticker import MaxNLocator
 
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("trial")
-    ax.set_ylabel("best validation accuracy so far (%)")
+    ax.set_ylabel("best validation accuracy so far (%)" if accuracy
+                  else "best validation loss so far (nats/token)")
     ax.set_title(title)
     ax.grid(alpha=0.3)
     ax.legend(loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize="small", frameon=False)

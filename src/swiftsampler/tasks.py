@@ -71,6 +71,9 @@ class Task:
     name: ClassVar[str] = "classification"
     #: whether :meth:`test` can score a data-parallel rank's shard of the test split (``reduce``)
     shardable_test: ClassVar[bool] = True
+    #: the validation metric that tells models apart (what a sampler search optimises by default):
+    #: ``val_acc`` (maximised) or ``val_loss`` (minimised)
+    model_selection: ClassVar[str] = "val_acc"
 
     def build_model(self, model: str, data: PreparedData, width: int | None) -> nn.Module:
         """The network for ``data`` (``num_classes`` outputs for inputs of ``input_shape``); token
@@ -150,6 +153,7 @@ class LanguageModelTask(Task):
     perplexity ``exp(mean token CE)`` (and next-token accuracy)."""
 
     name = "language-model"
+    model_selection = "val_loss"
 
     def scored(self, loss: float, acc: float) -> Evaluation:
         if math.isnan(loss):

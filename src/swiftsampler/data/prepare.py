@@ -70,6 +70,11 @@ class PreparedData:
         return float(self.train_noisy.sum().item()) / n if n else 0.0
 
 
+def dataset_task(dataset: str) -> str:
+    """The task (:data:`~swiftsampler.tasks.TASKS`) of the registered dataset ``dataset``."""
+    return str(DATASETS.get(dataset).meta.get("task", "classification"))
+
+
 def prepare_data(cfg: DataConfig, seed: int, *,
                  cache_dir: str | os.PathLike[str] | None = None) -> PreparedData:
     """Load ``cfg.dataset``, carve a stratified validation split, take ``shots``, inject label noise.
@@ -86,7 +91,7 @@ def prepare_data(cfg: DataConfig, seed: int, *,
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise ConfigError(f"seed must be a non-negative integer, got {seed!r}")
     entry = DATASETS.get(cfg.dataset)
-    task = str(entry.meta.get("task", "classification"))
+    task = dataset_task(cfg.dataset)
     DATASETS.check_user_params(cfg.dataset, cfg.dataset_params)
     kwargs: dict[str, object] = {"num_samples": cfg.num_samples, **cfg.dataset_params}
     accepted = inspect.signature(entry.factory).parameters

@@ -15,6 +15,9 @@ INNER_SCHEDULES = ("compressed", "continue")
 PRUNERS = ("none", "median", "successive-halving", "hyperband")
 #: Reference samplers enqueued after the uniform one (:mod:`.warm`).
 REFERENCES = ("drop-loss",)
+#: What a search can optimise, on the validation split, and which way (Optuna's study direction);
+#: ``auto`` is the task's model-selection metric (:attr:`swiftsampler.tasks.Task.model_selection`).
+OBJECTIVES = {"val_acc": "maximize", "val_loss": "minimize"}
 
 
 @dataclass(frozen=True)
@@ -34,7 +37,11 @@ class SearchConfig:
     default of 1,024, measured by ``bench/eval_batch.py``);
     ``references`` are reference samplers tried after the uniform one and ``warm_start`` a card or
     search directory of a related setting whose parameters are tried first (:mod:`.warm`); ``jobs``
-    is the number of processes running trials at once (:mod:`.parallel`).
+    is the number of processes running trials at once (:mod:`.parallel`). ``objective`` is what a
+    trial scores (:data:`OBJECTIVES`): the validation accuracy, maximised, or the validation loss,
+    minimised; ``auto``, the default, takes the task's (accuracy for classification, the loss in
+    nats per token for language models, whose next-token accuracy misses most of what the loss
+    measures).
     """
 
     n_trials: int = 20
@@ -60,6 +67,7 @@ class SearchConfig:
     jobs: int = 1
     warm_start: str | None = None
     references: tuple[str, ...] = REFERENCES
+    objective: str = "auto"
 
     def __post_init__(self) -> None:
         if not isinstance(self.n_trials, int) or self.n_trials < 1:
@@ -90,6 +98,9 @@ class SearchConfig:
                               f"got {self.trial_eval_batch!r}")
         if not isinstance(self.jobs, int) or not 1 <= self.jobs <= 256:
             raise ConfigError(f"--jobs: must be an integer in [1, 256], got {self.jobs!r}")
+        if self.objective != "auto" and self.objective not in OBJECTIVES:
+            raise ConfigError(f"--objective: must be auto or one of {', '.join(OBJECTIVES)}, "
+                              f"got {self.objective!r}")
         unknown = [r for r in self.references if r not in REFERENCES]
         if unknown:
             raise ConfigError(f"--references: unknown reference sampler {unknown[0]!r} "
@@ -103,6 +114,17 @@ class SearchConfig:
             if name is None:
                 raise
             raise ConfigError(f"--{name.replace('_', '-')}: {message[len(name):].strip()}") from None
+
+    @property
+    def objective_name(self) -> str:
+        """The objective's metric (``auto`` read as ``val_acc``; :class:`SwiftSearch` resolves
+        ``auto`` by its task before searching)."""
+        return "val_acc" if self.objective == "auto" else self.objective
+
+    @property
+    def direction(self) -> str:
+        """``maximize`` or ``minimize``: how the study treats the objective."""
+        return OBJECTIVES[self.objective_name]
 
     def family(self) -> SamplerFamily:
         return SamplerFamily(features=tuple(self.features), n_knots=self.n_knots,

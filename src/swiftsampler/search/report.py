@@ -17,10 +17,12 @@ def search_plots(runner: Any, outcome: dict[str, Any]) -> list[Path]:
     from ..samplers import SwiftSampler
 
     out = runner.out
-    values = [row["val_acc"] for row in outcome["trials"]]
+    objective = runner.search.objective_name
+    values = [row[objective] for row in outcome["trials"]]
     startup = None if runner.search.search_algo == "random" else runner.search.startup_trials
     paths = [plot_convergence({runner.search.search_algo: values}, out / "convergence.png",
                               uniform=outcome["uniform_value"], startup=startup,
+                              objective=objective,
                               title=f"Swift Sampler search ({runner.cfg.data.dataset}, "
                                     f"{runner.cfg.model.model})")]
     trainer = Trainer(runner.cfg, data=runner.data)
@@ -46,9 +48,9 @@ def format_search_summary(runner: Any, outcome: dict[str, Any], plots: list[Path
         f"swiftsampler search: {prov['dataset']} / {prov['model']}, noise {prov['noise']:g}, "
         f"{prov['trials']} trials ({runner.search.search_algo}), "
         f"{card.family_obj().n_params} parameters",
-        f"  objective  best validation accuracy {100 * outcome['best_value']:.2f}% (trial "
+        f"  objective  best {_score(prov['objective'], outcome['best_value'])} (trial "
         f"{prov['best_trial']}, numbered as in trials.csv); uniform sampler "
-        f"{_pct(outcome['uniform_value'])}",
+        f"{_score(prov['objective'], outcome['uniform_value'], name=False)}",
         f"  cost       {outcome['wall_s']:.1f} s (shared initialisation "
         f"{cost['init_wall_s']:.1f} s, trials {cost['trials_wall_s']:.1f} s: building trainers "
         f"{cost['build_s']:.1f} s, validation {cost['eval_s']:.1f} s, proposals "
@@ -92,5 +94,13 @@ def train_command(cfg: Any, card: Path) -> str:
                        "--sampler-card", str(card)])
 
 
-def _pct(x: float | None) -> str:
-    return "-" if x is None else f"{100 * x:.2f}%"
+def _score(objective: str, x: float | None, *, name: bool = True) -> str:
+    """A search objective's value as people read it: an accuracy in %, a loss in nats."""
+    label = {"val_acc": "validation accuracy ", "val_loss": "validation loss "}.get(objective, "")
+    if x is None:
+        value = "-"
+    elif objective == "val_acc":
+        value = f"{100 * x:.2f}%"
+    else:
+        value = f"{x:.4f}" + (" nats/token" if objective == "val_loss" else "")
+    return (label if name else "") + value

@@ -47,10 +47,12 @@ from ..config import RunConfig
 from ..data import PreparedData, prepare_data
 from ..data.files import describe_exception
 from ..data.loader import make_loader
+from ..data.prepare import dataset_task
 from ..engine import Trainer, load_checkpoint, save_checkpoint
 from ..engine.checkpoint import config_difference
 from ..errors import ConfigError
 from ..samplers import SwiftSampler
+from ..tasks import TASKS
 from .config import SEARCH_ALGOS, SearchConfig
 from .parallel import run_workers, shared_storage
 from .sampler_search import Report, save_search, search_sampler
@@ -79,7 +81,10 @@ class SwiftSearch:
         #: ``trial_eval_batch`` rows (the scores are the same; the speed is not)
         self.trial_cfg = self.cfg.replace(eval_batch_size=min(cfg.optim.eval_batch_size,
                                                               search.trial_eval_batch))
-        self.search = search
+        if search.objective == "auto":  # the task's model-selection metric
+            task = TASKS.get(dataset_task(cfg.data.dataset)).factory
+            search = dataclasses.replace(search, objective=task.model_selection)
+        self.search = search  # its objective resolved
         self.family = search.family()
         self.out = Path(out_dir)
         self._data = data
@@ -228,7 +233,7 @@ class SwiftSearch:
             trainer.train(until=p0 + (p1 - p0) * step / rungs, schedule=schedule, within_epoch=True,
                           validate=step < rungs or loader is None)
             if report is not None and step < rungs:  # may stop the trial (pruned)
-                report(trainer.history[-1]["val_acc"], step, metrics())
+                report(trainer.history[-1][self.search.objective_name], step, metrics())
         if loader is None:
             return metrics()
         t_final = time.perf_counter()

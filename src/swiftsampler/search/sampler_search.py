@@ -73,11 +73,12 @@ class SearchResult:
 
 
 def search_sampler(objective: Objective, num_samples: int, *, search: SearchConfig | None = None,
-                   seed: int = 0, objective_name: str = "val_acc",
+                   seed: int = 0, objective_name: str | None = None,
                    settings: Mapping[str, Any] | None = None, resume: bool = False,
                    progress: bool = False, provenance: Mapping[str, Any] | None = None,
                    on_trial: Callable[[dict[str, Any]], None] | None = None) -> SearchResult:
-    """Search the sampler family of ``search`` for the parameters that maximise ``objective``.
+    """Search the sampler family of ``search`` for the parameters that maximise ``objective`` (or
+    minimise it, for a ``search.objective`` that is minimised: ``val_loss``).
 
     Args:
         objective: called once per trial with a :class:`SwiftSampler` (the candidate's parameters,
@@ -87,7 +88,8 @@ def search_sampler(objective: Objective, num_samples: int, *, search: SearchConf
             when None: 20 GP trials over 2 features x 5 knots, in memory).
         seed: seed of the trials' proposals (trial ``k`` is seeded from it and ``k``).
         objective_name: the key of the score when ``objective`` returns a mapping, and the name
-            the card records.
+            the card records (default: ``search.objective``, ``val_acc`` for ``auto``); the study
+            goes ``search.direction``.
         settings: what defines the objective (the training settings), stored in the study; a
             resumed study made with other settings is refused with the first difference.
         resume: continue (or join) the study in ``search.storage``.
@@ -103,6 +105,8 @@ def search_sampler(objective: Objective, num_samples: int, *, search: SearchConf
     from tqdm.auto import tqdm
 
     search = search or SearchConfig()
+    objective_name = objective_name or search.objective_name
+    better = max if search.direction == "maximize" else min
     if resume and search.storage is None:
         raise ConfigError("--resume: needs --storage (the journal file or database URL of the "
                           "study to continue)")
@@ -160,14 +164,14 @@ def search_sampler(objective: Objective, num_samples: int, *, search: SearchConf
         """The study's best complete value, this trial's ``value`` included (None: it has none)."""
         done = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
         values = [v for v in (value, *(t.value for t in done)) if v is not None]
-        return max(values) if values else None
+        return better(values) if values else None
 
     run_trials(study, trial_objective, search.n_trials,
                on_change=lambda complete: bar.update(min(complete, bar.total) - bar.n))
     bar.close()
     done = sorted((t for t in study.get_trials(deepcopy=False) if finished(t)), key=lambda t: t.number)
     complete = [t for t in done if t.state == optuna.trial.TrialState.COMPLETE]
-    best = max(complete, key=lambda t: t.value)
+    best = better(complete, key=lambda t: t.value)
     uniform = next((t.value for t in complete if t.user_attrs.get(UNIFORM_ATTR)), None)
     card = SamplerCard.create(family, [best.params[name] for name in names],
                               transform=search.transform, provenance={
@@ -175,7 +179,7 @@ def search_sampler(objective: Objective, num_samples: int, *, search: SearchConf
                                   "value": best.value, "uniform_value": uniform,
                                   "trials": len(done), "pruned": len(done) - len(complete),
                                   "best_trial": best.number, "search": search.to_dict()})
-    trials = [_trial_row(t, complete, objective_name) for t in done]
+    trials = [_trial_row(t, complete, objective_name, better) for t in done]
     return SearchResult(card=card, trials=trials, best_value=best.value, uniform_value=uniform,
                         wall_s=time.perf_counter() - t_start, search_algo=search.search_algo)
 
@@ -191,13 +195,13 @@ def _takes_report(objective: Objective) -> bool:
 
 
 def _trial_row(trial: optuna.trial.FrozenTrial, complete: list[optuna.trial.FrozenTrial],
-               objective_name: str) -> dict[str, Any]:
+               objective_name: str, better: Callable[..., float]) -> dict[str, Any]:
     """One row of the trials table: a stopped trial holds its last reported score and
     ``pruned_at``; ``best_so_far`` counts complete trials only."""
     value = trial.value if trial.value is not None else trial.user_attrs.get(objective_name)
     earlier = [c.value for c in complete if c.number <= trial.number]
     return {"trial": trial.number, objective_name: value,
-            "best_so_far": max(earlier) if earlier else None,
+            "best_so_far": better(earlier) if earlier else None,
             "state": "pruned" if trial.state == optuna.trial.TrialState.PRUNED else "complete",
             "origin": trial.user_attrs.get(ORIGIN_ATTR, "search"),
             **{k: v for k, v in trial.user_attrs.items() if k not in (objective_name,)

@@ -64,7 +64,7 @@ MAX_RETRY = 3
 #: The search settings that define the objective; a study is only continued with the same ones.
 OBJECTIVE_SETTINGS = ("features", "transform", "n_knots", "combine", "floor", "init_fraction",
                       "inner_epochs", "inner_schedule", "train_subset", "val_subset",
-                      "final_val_subset", "rungs")
+                      "final_val_subset", "rungs", "objective")
 #: Trial user attributes: the uniform sampler's trial, and the worker (``host:pid``) running a trial.
 UNIFORM_ATTR = "uniform"
 WORKER_ATTR = "worker"
@@ -303,7 +303,7 @@ def open_study(search: SearchConfig, settings: dict[str, Any], uniform: dict[str
     sampler = make_sampler(search, seed)
     try:
         study = optuna.create_study(study_name=search.study_name, storage=storage, sampler=sampler,
-                                    pruner=make_pruner(search), direction="maximize")
+                                    pruner=make_pruner(search), direction=search.direction)
         study.set_user_attr(_SETTINGS_ATTR, settings)
         created = True
     except DuplicatedStudyError:

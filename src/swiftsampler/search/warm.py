@@ -20,7 +20,7 @@ from pathlib import Path
 
 from ..errors import ConfigError
 from ..samplers import SamplerCard
-from .config import SearchConfig
+from .config import OBJECTIVES, SearchConfig
 
 __all__ = ["WARM_TOP", "reference_params", "warm_start_params"]
 
@@ -86,5 +86,6 @@ def _best_trials(path: Path, names: list[str], objective: str) -> list[dict[str,
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
         raise ConfigError(f"--warm-start: {str(path)!r} is not a trials table of a search "
                           f"({type(exc).__name__})") from None
-    complete.sort(key=lambda t: -t[objective])
+    complete.sort(key=lambda t: t[objective] if OBJECTIVES.get(objective) == "minimize"
+                  else -t[objective])  # the best first
     return [{n: t[n] for n in names} for t in complete[:WARM_TOP]]
