@@ -4,6 +4,7 @@ comparisons whose reports become the tables of docs/real_data.md.
     python bench/real_data.py budgeted              # sized to about two hours on 2 CPU cores
     python bench/real_data.py budgeted --full       # the full size (all 60,000 images, 30 epochs)
     python bench/real_data.py budgeted --jobs 2 --docs-only   # re-render the docs from the stores
+    python bench/real_data.py noise                 # Table 1: label noise (about two hours)
 
 Each experiment is one or more ``swiftsampler compare`` grids into ``runs/real-<name>/`` (one results
 store per experiment, so re-running skips finished runs and a killed run continues where it stopped);
@@ -20,9 +21,15 @@ Experiments:
   InfoBatch with no augmentation, and uniform sampling with the standard augmentation, mixup, RICAP
   and RandAugment, at budgets 0.2, 0.3, 0.5 and 1.0, on ``cnn2d`` and ``resnet18``, 3 seeds.
 * ``lm`` (Swift Sampler, Table 11): ``gpt-tiny`` on Tiny Shakespeare (``--text``, characters, AdamW),
-  uniform sampling and selective backprop at budgets 0.3 and 1.0, 3 seeds; the table is the
-  validation and test loss in nats per character (and the test perplexity), each sampler's paired
-  difference to uniform sampling at the same budget with its 95% interval.
+  uniform sampling, selective backprop and Swift Sampler (a card searched per budget on the
+  validation loss, the language-model task's search objective) at budgets 0.3 and 1.0, 3 seeds;
+  the table is the validation and test loss in nats per character (and the test perplexity), each
+  sampler's paired difference to uniform sampling at the same budget with its 95% interval.
+* ``noise`` (Swift Sampler, Table 1): ``cnn2d`` on Fashion-MNIST with 0, 20 and 40% symmetric
+  noise and 40% asymmetric noise (its own store, ``-asym``): uniform sampling, REED (soft),
+  MentorNet, L2RW, the small-loss rule, Swift Sampler (a card searched per noise level) and the
+  clean-labels oracle, 3 seeds; the report's test accuracy, mislabelled share of the draws and wall
+  time.
 """
 
 from __future__ import annotations
@@ -62,10 +69,16 @@ class Size:
 
 @dataclass(frozen=True)
 class Grid:
-    """One ``swiftsampler compare`` call: its axes and the settings held fixed."""
+    """One ``swiftsampler compare`` call: its axes and the settings held fixed.
+
+    ``store`` suffixes the results store of grids whose fixed settings differ from the others' (a
+    comparison keys its runs by their axes, so one store holds one value of every other setting);
+    ``label`` heads that store's tables in the docs."""
 
     axes: dict[str, str]
     fixed: tuple[str, ...] = ()
+    store: str = ""
+    label: str = ""
 
 
 @dataclass(frozen=True)
@@ -98,7 +111,7 @@ EXPERIMENTS: dict[str, Experiment] = {
     "lm": Experiment(
         title="A character-level language model (Swift Sampler Table 11)",
         models=("gpt-tiny",),
-        grids=(Grid({"samplers": "uniform,selective-backprop", "budgets": "0.3,1.0"}),),
+        grids=(Grid({"samplers": "uniform,selective-backprop,swift", "budgets": "0.3,1.0"}),),
         sized=Size(shots=0, epochs=10, val_ratio=0.1),
         full=Size(shots=0, epochs=40, val_ratio=0.1),
         base=("--dataset", "textfile", "--optimizer", "adamw", "--lr", "0.003",
@@ -107,6 +120,20 @@ EXPERIMENTS: dict[str, Experiment] = {
         table="loss",
     ),
 }
+NOISE_SAMPLERS = "uniform,reed-soft,mentornet,l2rw,small-loss,swift,oracle"
+EXPERIMENTS["noise"] = Experiment(
+    title="Label noise (Swift Sampler Table 1)",
+    models=("cnn2d",),
+    grids=(
+        Grid({"samplers": NOISE_SAMPLERS, "noises": "0,0.2,0.4"}, label="symmetric noise"),
+        Grid({"samplers": NOISE_SAMPLERS, "noises": "0.4"}, fixed=("--noise-type", "asymmetric"),
+             store="-asym", label="40% asymmetric noise (each class flipped to the next)"),
+    ),
+    sized=Size(shots=500, epochs=10, val_ratio=0.1),
+    full=Size(shots=0, epochs=30, val_ratio=0.1),
+    base=("--dataset", "fashion-mnist", "--eval-batch-size", "256"),
+    plot="accuracy_vs_noise.png",
+)
 TEXT = Path("/work/shared/data/tinyshakespeare.txt")  # ../shared/data/README.md
 
 
@@ -140,13 +167,15 @@ def loss_table(store: Path) -> str:
 
 
 def compare_commands(experiment: Experiment, size: Size, jobs: int, out: Path,
-                     skip: frozenset[str] = frozenset()) -> list[list[str]]:
-    """The ``swiftsampler compare`` argument lists of an experiment, one per (model, grid), without
-    the samplers in ``skip``."""
+                     skip: frozenset[str] = frozenset(), store: str = "") -> list[list[str]]:
+    """The ``swiftsampler compare`` argument lists of an experiment's grids in the results store
+    ``store`` (into ``out``), one per (model, grid), without the samplers in ``skip``."""
     commands = []
     for model in experiment.models:
         width = size.widths.get(model)
         for grid in experiment.grids:
+            if grid.store != store:
+                continue
             command = ["compare", *experiment.base, "--models", model,
                        "--shots", str(size.shots), "--epochs", str(size.epochs),
                        "--val-ratio", str(size.val_ratio), "--jobs", str(jobs),
@@ -184,30 +213,44 @@ def main(argv: list[str] | None = None) -> int:
         experiment = replace(experiment, base=(*experiment.base, "--data-dir", str(args.text)))
     size = experiment.full if args.full else experiment.sized
     tag = f"real-{args.experiment}" + ("-full" if args.full else "")
-    out = ROOT / "runs" / tag
-    copy = ROOT / "bench" / "results" / f"{tag}.db"
-    restore(copy, out / "results.db")
+    stores = list(dict.fromkeys(grid.store for grid in experiment.grids))
+    outs = {store: ROOT / "runs" / f"{tag}{store}" for store in stores}
+    copies = {store: ROOT / "bench" / "results" / f"{tag}{store}.db" for store in stores}
+    for store in stores:
+        restore(copies[store], outs[store] / "results.db")
     if args.snapshot:
-        snapshot(out / "results.db", copy)
+        for store in stores:
+            if (outs[store] / "results.db").exists():
+                snapshot(outs[store] / "results.db", copies[store])
         return 0
     failed = False
     skip = frozenset(s for s in args.skip_samplers.split(",") if s)
-    for command in compare_commands(experiment, size, args.jobs, out, skip):
-        if args.docs_only:
-            break
-        print("swiftsampler " + " ".join(command), flush=True)
-        status = cli(command)
-        snapshot(out / "results.db", copy)
-        if status == INTERRUPTED:  # stop here (re-running continues), not with the next grid
-            return status
-        failed |= status != 0
-    if cli(["report", str(out)]) != 0:
-        return 1
+    for store in stores if not args.docs_only else ():
+        out = outs[store]
+        for command in compare_commands(experiment, size, args.jobs, out, skip, store):
+            print("swiftsampler " + " ".join(command), flush=True)
+            status = cli(command)
+            snapshot(out / "results.db", copies[store])
+            if status == INTERRUPTED:  # stop here (re-running continues), not with the next grid
+                return status
+            failed |= status != 0
+    bodies = []
+    for store in stores:
+        out = outs[store]
+        if not (out / "results.db").exists():
+            continue
+        if cli(["report", str(out)]) != 0:
+            return 1
+        body = loss_table(out / "results.db") if experiment.table == "loss" else tables(out / "report.md")
+        label = next(grid.label for grid in experiment.grids if grid.store == store)
+        image = f"{tag}{store}.png"
+        shutil.copyfile(out / experiment.plot, ROOT / "docs" / "images" / image)
+        heading = f"### {label[0].upper()}{label[1:]}\n\n" if label and len(stores) > 1 else ""
+        bodies.append(f"{heading}{body}\n\n![{experiment.title}{': ' + label if label else ''}]"
+                      f"(images/{image})")
     shown = f"python bench/real_data.py {args.experiment}" + (" --full" if args.full else "")
-    body = loss_table(out / "results.db") if experiment.table == "loss" else tables(out / "report.md")
-    text = f"Size: {size.describe()}; 3 seeds.\n\n{body}\n\n![{experiment.title}](images/{tag}.png)"
+    text = f"Size: {size.describe()}; 3 seeds.\n\n" + "\n\n".join(bodies)
     replace_marked_block(DOC, tag, text, shown)
-    shutil.copyfile(out / experiment.plot, ROOT / "docs" / "images" / f"{tag}.png")
     if failed:
         print("some runs failed; re-run the same command to retry them", file=sys.stderr)
     return 1 if failed else 0
