@@ -345,6 +345,8 @@ CASES: list[Case] = [
     Case("no parallel jobs", _compare("--jobs", "0"), "--jobs: must be >= 1, got 0"),
     Case("no search trials for swift cells", _compare("--search-trials", "0"),
          "--search-trials: must be >= 1, got 0"),
+    Case("a card for the swift cells that is missing", _compare("--sampler-card", "{tmp}/none.json"),
+         "sampler card {tmp}/none.json not found"),
     Case("unknown preset", _compare("--preset", "huge"), "invalid choice: 'huge'"),
     Case("grid file with an unknown axis", _compare("--config", "{tmp}/g.toml"),
          "unknown grid setting 'samplerz' in [grid]", _file("g.toml", '[grid]\nsamplerz = ["uniform"]\n')),

@@ -115,3 +115,27 @@ def test_compare_config_file_with_a_grid_table(tmp_path):
     bad = tmp_path / "bad.toml"
     bad.write_text("[grid]\nsampler = [\"uniform\"]\n")
     assert main(["compare", "--config", str(bad), "--out", str(tmp_path / "x")]) == 2
+
+
+def test_compare_with_a_given_card_trains_it_in_the_swift_cells_without_a_search(tmp_path, capsys):
+    from swiftsampler.samplers import SamplerCard, SamplerFamily
+
+    family = SamplerFamily(features=("loss",), n_knots=2)
+    card = SamplerCard.create(family, [0.2, 1.0], transform="cdf").save(tmp_path / "card.json")
+    out = tmp_path / "cmp"
+    assert main(["compare", "--samplers", "uniform,swift", "--seeds", "0", "--models", "mlp",
+                 "--dataset", "synthetic", "--epochs", "2", "--batch-size", "32", "--progress", "off",
+                 "--sampler-card", str(card), "--out", str(out)]) == 0
+    db = sqlite3.connect(out / "results.db")
+    configs = {json.loads(s)["sampler"]: json.loads(c)
+               for s, c in db.execute("SELECT spec, config FROM runs WHERE status = 'done'")}
+    assert configs["swift"]["sampler"]["sampler_card"] == str(card.resolve())
+    assert configs["uniform"]["sampler"]["sampler_card"] is None
+    assert not (out / "cards").exists()  # nothing searched
+    capsys.readouterr()
+    (tmp_path / "broken.json").write_text("{")
+    assert main(["compare", "--samplers", "swift", "--sampler-card", str(tmp_path / "broken.json"),
+                 "--out", str(tmp_path / "x")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "is not valid JSON" in err[0]
+    assert not (tmp_path / "x").exists()  # refused before anything was made

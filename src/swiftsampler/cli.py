@@ -263,6 +263,11 @@ def cmd_compare(args: argparse.Namespace) -> int:
     base = config_from_args(args, base)
     axes.update({axis: parse_axis(axis, getattr(args, axis)) for axis in AXES
                  if getattr(args, axis) is not None})
+    if args.card is not None:  # read and checked before any work
+        from .samplers import SamplerCard
+
+        SamplerCard.load(args.card)
+        axes["card"] = str(Path(args.card).resolve())
     grid = grid.replace(base=base, **axes)
     for _, _, cfg in grid.runs():
         check_names(cfg)
@@ -512,6 +517,9 @@ def build_parser() -> argparse.ArgumentParser:
                          help="local: this process or --jobs worker processes; submitit: --jobs "
                               "cluster jobs at a time (Slurm where sbatch exists, else local "
                               "subprocesses; pip install 'swiftsampler[cluster]') (default: local)")
+    compare.add_argument("--sampler-card", dest="card", metavar="PATH",
+                         help="the card of the swift cells, e.g. one searched in another setting "
+                              "(default: a card searched per cell, with the grid's first seed)")
     compare.add_argument("--search-trials", type=int, default=20,
                          help="trials of the sampler search behind each swift cell (default: 20, "
                               "as swiftsampler search)")

@@ -28,6 +28,8 @@ class GridSpec:
     models: tuple[str, ...] = ("cnn1d",)
     seeds: tuple[int, ...] = (0, 1, 2)
     base: RunConfig = field(default_factory=RunConfig)
+    #: the sampler card of the ``swift`` cells (None: each cell's card is searched)
+    card: str | None = None
 
     def __post_init__(self) -> None:
         for axis in AXES:
@@ -52,8 +54,9 @@ class GridSpec:
                 *(getattr(self, axis) for axis in AXES)):
             spec = {"model": model, "noise": noise, "augment": augment, "sampler": sampler,
                     "budget": budget, "seed": seed}
+            card = {"sampler_card": self.card} if sampler == "swift" and self.card else {}
             cfg = self.base.replace(model=model, noise=noise, augment=augment.split("+"),
-                                    budget=budget, seed=seed,
+                                    budget=budget, seed=seed, **card,
                                     **SAMPLER_ALIASES.get(sampler, {"sampler": sampler}))
             out.append((run_key(spec), spec, cfg))
         return out
