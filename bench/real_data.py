@@ -5,6 +5,7 @@ comparisons whose reports become the tables of docs/real_data.md.
     python bench/real_data.py budgeted --full       # the full size (all 60,000 images, 30 epochs)
     python bench/real_data.py budgeted --jobs 2 --docs-only   # re-render the docs from the stores
     python bench/real_data.py noise                 # Table 1: label noise (about two hours)
+    python bench/real_data.py clean                 # Table 2: clean data, a card moved to resnet18
 
 Each experiment is one or more ``swiftsampler compare`` grids into ``runs/real-<name>/`` (one results
 store per experiment, so re-running skips finished runs and a killed run continues where it stopped);
@@ -30,6 +31,10 @@ Experiments:
   MentorNet, L2RW, the small-loss rule, Swift Sampler (a card searched per noise level) and the
   clean-labels oracle, 3 seeds; the report's test accuracy, mislabelled share of the draws and wall
   time.
+* ``clean`` (Swift Sampler, Table 2): no noise, budgets 0.3 and 1.0, uniform sampling and Swift
+  Sampler on ``cnn2d`` and ``resnet18`` (a card searched per model and budget), and on resnet18
+  also the card searched with cnn2d (``compare --sampler-card``, stores ``-transfer-b0.3`` and
+  ``-transfer-b1``), 3 seeds; the table pairs every card with uniform sampling.
 """
 
 from __future__ import annotations
@@ -37,6 +42,7 @@ from __future__ import annotations
 import argparse
 import shutil
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -73,12 +79,15 @@ class Grid:
 
     ``store`` suffixes the results store of grids whose fixed settings differ from the others' (a
     comparison keys its runs by their axes, so one store holds one value of every other setting);
-    ``label`` heads that store's tables in the docs."""
+    ``label`` heads that store's tables in the docs (none: the store's report is not in the docs,
+    only in the experiment's ``summary``). ``models``: the grid's (default: the experiment's).
+    ``{main}`` in ``fixed`` stands for the experiment's first store (e.g. a card searched there)."""
 
     axes: dict[str, str]
     fixed: tuple[str, ...] = ()
     store: str = ""
     label: str = ""
+    models: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -91,6 +100,8 @@ class Experiment:
     base: tuple[str, ...]
     plot: str = "accuracy_vs_budget.png"
     table: str = "report"  # the docs' table: the compare report's ("report") or the losses ("loss")
+    #: a table built from every store (their directories by suffix), put first in the docs
+    summary: Callable[[dict[str, Path]], str] | None = None
 
 
 BUDGETS = "0.2,0.3,0.5,1.0"
@@ -134,6 +145,56 @@ EXPERIMENTS["noise"] = Experiment(
     base=("--dataset", "fashion-mnist", "--eval-batch-size", "256"),
     plot="accuracy_vs_noise.png",
 )
+def transfer_table(outs: dict[str, Path]) -> str:
+    """Swift Sampler's Table 2 on clean data: per budget and model, uniform sampling, the card
+    searched with that model, and (resnet18) the card searched with cnn2d, "SS(cnn2d)": test
+    accuracy (mean ± sd over the seeds) and the paired difference to uniform sampling at the same
+    budget with its 95% interval."""
+    from swiftsampler import load_results
+    from swiftsampler.report import format_table
+
+    main = load_results(outs[""])
+    main = main[main["status"] == "done"]
+    rows = []
+    for (budget, model), group in sorted(main.groupby(["budget", "model"]), key=lambda g: g[0]):
+        uniform = group[group["sampler"] == "uniform"]
+        arms = [("uniform", uniform), ("Swift Sampler, its own card", group[group["sampler"] == "swift"])]
+        transfer = outs.get(f"-transfer-b{budget:g}")
+        if model == "resnet18" and transfer is not None and (transfer / "results.db").exists():
+            moved = load_results(transfer)
+            arms.append(("Swift Sampler, the cnn2d card: SS(cnn2d)",
+                         moved[(moved["status"] == "done") & (moved["budget"] == budget)]))
+        for name, runs in arms:
+            if runs.empty:
+                continue
+            diff = "-"
+            if name != "uniform":
+                pairs = runs.merge(uniform, on="seed", suffixes=("", "_u"))
+                if len(pairs):
+                    mean, low, high = paired_interval(list(100 * (pairs["test_acc"] - pairs["test_acc_u"])))
+                    diff = f"{mean:+.2f}" + ("" if low is None else f" [{low:+.2f}, {high:+.2f}]")
+            acc = 100 * runs["test_acc"]
+            rows.append([f"{budget:.0%}", model, name,
+                         f"{acc.mean():.2f} ± {acc.std(ddof=1) if len(acc) > 1 else 0.0:.2f}",
+                         diff, str(len(runs))])
+    return format_table(["budget", "model", "sampler", "test acc %", "- uniform [95% CI]", "seeds"],
+                        rows)
+
+
+EXPERIMENTS["clean"] = Experiment(
+    title="Clean data and a card moved to another model (Swift Sampler Table 2)",
+    models=("cnn2d", "resnet18"),
+    grids=(
+        Grid({"samplers": "uniform,swift", "budgets": "0.3,1.0"}),
+        *(Grid({"samplers": "swift", "budgets": budget}, models=("resnet18",),
+               fixed=("--sampler-card", f"{{main}}/cards/cnn2d_noise0_none_b{budget}/sampler.json"),
+               store=f"-transfer-b{budget}") for budget in ("0.3", "1")),
+    ),
+    sized=Size(shots=500, epochs=10, val_ratio=0.1, widths={"resnet18": 16}),
+    full=Size(shots=0, epochs=30, val_ratio=0.1),
+    base=("--dataset", "fashion-mnist", "--eval-batch-size", "256"),
+    summary=transfer_table,
+)
 TEXT = Path("/work/shared/data/tinyshakespeare.txt")  # ../shared/data/README.md
 
 
@@ -171,15 +232,17 @@ def compare_commands(experiment: Experiment, size: Size, jobs: int, out: Path,
     """The ``swiftsampler compare`` argument lists of an experiment's grids in the results store
     ``store`` (into ``out``), one per (model, grid), without the samplers in ``skip``."""
     commands = []
-    for model in experiment.models:
-        width = size.widths.get(model)
-        for grid in experiment.grids:
-            if grid.store != store:
-                continue
+    main = out.parent / out.name.removesuffix(store) if store else out
+    for grid in experiment.grids:
+        if grid.store != store:
+            continue
+        for model in grid.models or experiment.models:
+            width = size.widths.get(model)
+            fixed = [arg.replace("{main}", str(main)) for arg in grid.fixed]
             command = ["compare", *experiment.base, "--models", model,
                        "--shots", str(size.shots), "--epochs", str(size.epochs),
                        "--val-ratio", str(size.val_ratio), "--jobs", str(jobs),
-                       "--progress", "off", "--out", str(out), *grid.fixed]
+                       "--progress", "off", "--out", str(out), *fixed]
             if width is not None:
                 command += ["--width", str(width)]
             for axis, values in grid.axes.items():
@@ -241,14 +304,18 @@ def main(argv: list[str] | None = None) -> int:
             continue
         if cli(["report", str(out)]) != 0:
             return 1
-        body = loss_table(out / "results.db") if experiment.table == "loss" else tables(out / "report.md")
         label = next(grid.label for grid in experiment.grids if grid.store == store)
+        if store and not label:  # only in the summary
+            continue
+        body = loss_table(out / "results.db") if experiment.table == "loss" else tables(out / "report.md")
         image = f"{tag}{store}.png"
         shutil.copyfile(out / experiment.plot, ROOT / "docs" / "images" / image)
         heading = f"### {label[0].upper()}{label[1:]}\n\n" if label and len(stores) > 1 else ""
         bodies.append(f"{heading}{body}\n\n![{experiment.title}{': ' + label if label else ''}]"
                       f"(images/{image})")
     shown = f"python bench/real_data.py {args.experiment}" + (" --full" if args.full else "")
+    if experiment.summary is not None:
+        bodies.insert(0, experiment.summary(outs))
     text = f"Size: {size.describe()}; 3 seeds.\n\n" + "\n\n".join(bodies)
     replace_marked_block(DOC, tag, text, shown)
     if failed:
