@@ -35,6 +35,8 @@ Experiments:
   Sampler on ``cnn2d`` and ``resnet18`` (a card searched per model and budget), and on resnet18
   also the card searched with cnn2d (``compare --sampler-card``, stores ``-transfer-b0.3`` and
   ``-transfer-b1``), 3 seeds; the table pairs every card with uniform sampling.
+* ``few-shot`` (Swift Sampler, Table 6): ``cnn2d`` on 1, 5 and 10 Fashion-MNIST images per class
+  (a store each), uniform sampling and Swift Sampler (a card searched per setting), 3 seeds.
 """
 
 from __future__ import annotations
@@ -65,8 +67,11 @@ class Size:
     epochs: int  # epochs of the budget-1.0 reference schedule
     val_ratio: float
     widths: dict[str, int] = field(default_factory=dict)  # per model; absent: the model's default
+    text: str = ""  # the description, where the grids set the size themselves
 
     def describe(self) -> str:
+        if self.text:
+            return self.text
         images = "all training samples" if self.shots == 0 else f"{self.shots:,} training samples per class"
         widths = ", ".join(f"{m} width {w}" for m, w in self.widths.items()) or "default widths"
         return (f"{images}, a {self.epochs}-epoch reference schedule, {self.val_ratio:.0%} of the "
@@ -194,6 +199,23 @@ EXPERIMENTS["clean"] = Experiment(
     full=Size(shots=0, epochs=30, val_ratio=0.1),
     base=("--dataset", "fashion-mnist", "--eval-batch-size", "256"),
     summary=transfer_table,
+)
+#: (images per class, epochs): every few-shot run sees 2,000 training images in all
+FEW_SHOTS = ((1, 200), (5, 40), (10, 20))
+EXPERIMENTS["few-shot"] = Experiment(
+    title="Few-shot training (Swift Sampler Table 6)",
+    models=("cnn2d",),
+    grids=tuple(Grid({"samplers": "uniform,swift"}, fixed=("--shots", str(k), "--epochs", str(e)),
+                     store=f"-{k}shot", label=f"{k} training image{'s' if k > 1 else ''} per class")
+                for k, e in FEW_SHOTS),
+    sized=Size(shots=10, epochs=20, val_ratio=0.02,
+               text="1, 5 and 10 training images per class for 200, 40 and 20 epochs (2,000 "
+                    "images seen), 2% of the training set (1,200 images) held out for validation"),
+    full=Size(shots=10, epochs=20, val_ratio=0.1,
+              text="1, 5 and 10 training images per class for 200, 40 and 20 epochs (2,000 "
+                   "images seen), 10% of the training set (6,000 images) held out for validation"),
+    base=("--dataset", "fashion-mnist", "--eval-batch-size", "256"),
+    plot="accuracy_vs_time.png",
 )
 TEXT = Path("/work/shared/data/tinyshakespeare.txt")  # ../shared/data/README.md
 
