@@ -81,7 +81,9 @@ def test_resume_refuses_a_study_made_with_other_settings(tmp_path):
             (cfg, SearchConfig(n_trials=2, search_algo="random", storage=journal,
                                features=("loss",)), "features: ['loss', 'entropy'] != ['loss']"),
             (cfg.replace(lr=0.1), search, "optim.lr: 0.05 != 0.1"),
-            (cfg.replace(noise=0.1), search, "data.noise: 0.3 != 0.1")]:
+            (cfg.replace(noise=0.1), search, "data.noise: 0.3 != 0.1"),
+            (cfg, SearchConfig(n_trials=2, search_algo="random", storage=journal,
+                               objective="val_loss"), "objective: 'val_acc' != 'val_loss'")]:
         with pytest.raises(ConfigError, match=re.escape(f"made with other settings ({diff})")):
             SwiftSearch(other_cfg, other_search, tmp_path / "b").run(resume=True)
     assert not (tmp_path / "b").exists()
@@ -256,3 +258,15 @@ def test_a_search_storage_opens_with_plain_optuna_as_the_dashboard_does(tmp_path
     complete = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
     assert len(complete) == 2 and all("val_acc" in t.user_attrs for t in complete)
     assert complete[0].params and study.best_value == max(t.value for t in complete)
+
+
+def test_a_study_stored_before_the_objective_was_recorded_reads_as_accuracy():
+    from swiftsampler.search.study import settings_difference, study_settings
+
+    training = small().to_dict()
+    current = study_settings(SearchConfig(objective="val_acc"), training)
+    old = {"search": {k: v for k, v in current["search"].items() if k != "objective"},
+           "config": training}
+    assert settings_difference(old, current) is None
+    assert settings_difference(old, study_settings(SearchConfig(objective="val_loss"), training)) \
+        == "objective: 'val_acc' != 'val_loss'"

@@ -65,6 +65,9 @@ MAX_RETRY = 3
 OBJECTIVE_SETTINGS = ("features", "transform", "n_knots", "combine", "floor", "init_fraction",
                       "inner_epochs", "inner_schedule", "train_subset", "val_subset",
                       "final_val_subset", "rungs", "objective")
+#: What a study stored before a setting was recorded meant (studies made before stop 30 maximised the
+#: validation accuracy).
+_BEFORE = {"objective": "val_acc"}
 #: Trial user attributes: the uniform sampler's trial, and the worker (``host:pid``) running a trial.
 UNIFORM_ATTR = "uniform"
 WORKER_ATTR = "worker"
@@ -287,7 +290,7 @@ def study_settings(search: SearchConfig, training: dict[str, Any]) -> dict[str, 
 def settings_difference(saved: dict[str, Any], current: dict[str, Any]) -> str | None:
     """The first setting that differs between two :func:`study_settings`, as ``key: a != b``."""
     for key in OBJECTIVE_SETTINGS:
-        a, b = saved.get("search", {}).get(key), current["search"][key]
+        a, b = saved.get("search", {}).get(key, _BEFORE.get(key)), current["search"][key]
         if a != b:
             return f"{key}: {a!r} != {b!r}"
     return config_difference(saved.get("config", {}), current["config"])
