@@ -61,8 +61,7 @@ VARIANTS = {
     "eval-128": ("default: the stop-27 search with its validation passes in batches of 128, no "
                  "subset pass at the last rung, the shared initialisation trained without "
                  "validation passes (stop 28)", _DEFAULT),
-    "full-12": ("12 trials run to the end, no pruner, no rung passes (no reference sampler, so its "
-                "trials are the first 12 of the 30-full-inner-loop search's; stop 30)",
+    "full-12": ("12 trials run to the end, no pruner, no rung passes, no reference sampler (stop 30)",
                 dict(_DEFAULT, pruner="none", rungs=1, references=(), n_trials=12)),
     "final-full-20": ("20 trials, successive halving on 30% of the validation rows, "
                       "complete trials scored on all of them, drop-loss reference (stop 27)",
