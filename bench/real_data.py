@@ -250,11 +250,13 @@ def loss_table(store: Path) -> str:
 
 
 def compare_commands(experiment: Experiment, size: Size, jobs: int, out: Path,
-                     skip: frozenset[str] = frozenset(), store: str = "") -> list[list[str]]:
+                     skip: frozenset[str] = frozenset(), store: str = "",
+                     main: Path | None = None) -> list[list[str]]:
     """The ``swiftsampler compare`` argument lists of an experiment's grids in the results store
-    ``store`` (into ``out``), one per (model, grid), without the samplers in ``skip``."""
+    ``store`` (into ``out``), one per (model, grid), without the samplers in ``skip``; ``main`` is
+    the experiment's first store (``{main}`` in a grid's fixed settings; default: ``out``)."""
     commands = []
-    main = out.parent / out.name.removesuffix(store) if store else out
+    main = out if main is None else main
     for grid in experiment.grids:
         if grid.store != store:
             continue
@@ -312,7 +314,8 @@ def main(argv: list[str] | None = None) -> int:
     skip = frozenset(s for s in args.skip_samplers.split(",") if s)
     for store in stores if not args.docs_only else ():
         out = outs[store]
-        for command in compare_commands(experiment, size, args.jobs, out, skip, store):
+        for command in compare_commands(experiment, size, args.jobs, out, skip, store,
+                                        main=outs[stores[0]]):
             print("swiftsampler " + " ".join(command), flush=True)
             status = cli(command)
             snapshot(out / "results.db", copies[store])

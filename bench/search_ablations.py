@@ -26,16 +26,15 @@ from pathlib import Path
 
 import numpy as np
 from reports import cached
+from swift_search import FASHION, mean_std, train_summary
 
 from swiftsampler.config import RunConfig
 from swiftsampler.data import prepare_data
-from swiftsampler.engine import train
 from swiftsampler.plots import plot_convergence
 from swiftsampler.report import format_table, replace_marked_block
 from swiftsampler.search import SearchConfig, SwiftSearch
 
 ROOT = Path(__file__).resolve().parents[1]
-FASHION = "/usr/share/datasets/fashion-mnist"
 DOC = ROOT / "docs" / "real_data.md"
 MARKER = "real-ablations"
 
@@ -80,7 +79,7 @@ def main() -> int:
     for seed in seeds:
         cfg = base.replace(seed=seed)
         data = prepare_data(cfg.data, cfg.data_seed)
-        uniform = cached(out / f"uniform_s{seed}.json", lambda cfg=cfg, data=data: _train(cfg, data))
+        uniform = cached(out / f"uniform_s{seed}.json", lambda cfg=cfg, data=data: train_summary(cfg, data))
         print(f"seed {seed} uniform: {100 * uniform['test_acc']:.2f}% in {uniform['wall_s']:.0f} s",
               flush=True)
         for key in variants:
@@ -90,7 +89,7 @@ def main() -> int:
                            lambda folder=folder, search=search, cfg=cfg, data=data:
                            _search(cfg, search, folder, data))
             trained = cached(out / f"train_{key}_s{seed}.json",
-                             lambda folder=folder, cfg=cfg, data=data: _train(
+                             lambda folder=folder, cfg=cfg, data=data: train_summary(
                                  cfg.replace(sampler="swift", sampler_card=str(folder / "sampler.json"),
                                              sampler_params={"guard": False}), data))
             print(f"seed {seed} {key}: {found['wall_s'] / uniform['wall_s']:.2f} full runs, card "
@@ -118,11 +117,6 @@ def _search(cfg: RunConfig, search: SearchConfig, folder: Path, data) -> dict:  
             "pruned": outcome["card"].provenance.get("pruned", 0)}
 
 
-def _train(cfg: RunConfig, data) -> dict:  # noqa: ANN001
-    result = train(cfg, data=data)
-    return {"test_acc": result["test_acc"], "val_acc": result["val_acc"], "wall_s": result["wall_s"]}
-
-
 def render(out: Path, seeds: list[int], setting: str, image: Path) -> str | None:
     """The table (and the plot, at ``image``) from every variant's seeds, or None while some are
     missing."""
@@ -139,10 +133,10 @@ def render(out: Path, seeds: list[int], setting: str, image: Path) -> str | None
         if any(part is None for run in runs for part in run):
             return None
         gains = [t["test_acc"] - u["test_acc"] for u, _, t in runs]
-        rows.append([label, _mean_sd([f["best"] for _, f, _ in runs]),
-                     _mean_sd([t["test_acc"] for _, _, t in runs]),
+        rows.append([label, mean_std([f["best"] for _, f, _ in runs]),
+                     mean_std([t["test_acc"] for _, _, t in runs]),
                      f"{100 * statistics.fmean(gains):+.2f}",
-                     _mean_sd([f["wall_s"] / u["wall_s"] for u, f, _ in runs], scale=1.0),
+                     mean_std([f["wall_s"] / u["wall_s"] for u, f, _ in runs], scale=1.0),
                      f"{statistics.fmean(f['pruned'] for _, f, _ in runs):.1f}", str(len(runs))])
         if key in ALGOS:
             longest = min(len(f["best_so_far"]) for _, f, _ in runs)
@@ -157,11 +151,6 @@ def render(out: Path, seeds: list[int], setting: str, image: Path) -> str | None
     return (f"{setting}; uniform sampling: {100 * uniform:.2f}% test accuracy (mean of the seeds). "
             f"The default search with one setting changed per row; 20 trials each.\n\n{table}\n\n"
             f"![best validation accuracy so far against the trial](images/{MARKER}.png)")
-
-
-def _mean_sd(values: list[float], scale: float = 100.0) -> str:
-    sd = statistics.stdev(values) * scale if len(values) > 1 else 0.0
-    return f"{statistics.fmean(values) * scale:.2f} ± {sd:.2f}"
 
 
 if __name__ == "__main__":

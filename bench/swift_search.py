@@ -136,7 +136,8 @@ def main() -> None:
     for seed in seeds:
         cfg = base.replace(seed=seed)
         data = prepare_data(cfg.data, cfg.data_seed)
-        uniform = cached(args.out / f"uniform_s{seed}.json", lambda cfg=cfg, data=data: _train(cfg, data))
+        uniform = cached(args.out / f"uniform_s{seed}.json",
+                         lambda cfg=cfg, data=data: train_summary(cfg, data))
         print(f"seed {seed} uniform: {100 * uniform['test_acc']:.2f}% in {uniform['wall_s']:.1f} s",
               flush=True)
         for key in variants:
@@ -160,11 +161,11 @@ def main() -> None:
             unit = uniform  # the cost's unit: the seed's uniform run, or one measured beside this search
             own = args.out / f"uniform_{key}_s{seed}.json"
             if args.own_uniform or own.exists():
-                unit = cached(own, lambda cfg=cfg, data=data: _train(cfg, data))
+                unit = cached(own, lambda cfg=cfg, data=data: train_summary(cfg, data))
             found = cached(folder / "summary.json", run_search)
             card = str(folder / "sampler.json")
             trained = cached(args.out / f"train_{key}_s{seed}.json",
-                             lambda card=card, cfg=cfg, data=data: _train(
+                             lambda card=card, cfg=cfg, data=data: train_summary(
                                  cfg.replace(sampler="swift", sampler_card=card,
                                              sampler_params={"guard": False}), data))
             # the card itself is measured: without the online guard's check
@@ -208,7 +209,8 @@ def main() -> None:
         replace_marked_block(args.doc, args.marker, text, command)
 
 
-def _train(cfg: RunConfig, data) -> dict:  # noqa: ANN001
+def train_summary(cfg: RunConfig, data) -> dict:  # noqa: ANN001
+    """Train ``cfg`` on ``data``: its test and validation accuracy and wall time."""
     result = train(cfg, data=data)
     return {"test_acc": result["test_acc"], "val_acc": result["val_acc"], "wall_s": result["wall_s"]}
 

@@ -97,6 +97,24 @@ IDX_STEMS = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-
              "t10k-labels-idx1-ubyte")
 
 
+#: One line of the tiny corpus of :func:`write_poem`.
+POEM_LINE = "the quick brown fox jumps over the lazy dog.\n"
+
+
+def write_poem(path: Path, repeats: int = 60) -> Path:
+    """A tiny UTF-8 text file for the ``textfile`` dataset: :data:`POEM_LINE` ``repeats`` times."""
+    path.write_text(POEM_LINE * repeats, encoding="utf-8")
+    return path
+
+
+def tiny_gpt_args(path: Path, width: int) -> list[str]:
+    """CLI settings that train ``gpt-tiny`` on the corpus at ``path`` in seconds (16-character
+    windows, AdamW, batches of 16)."""
+    return ["--dataset", "textfile", "--data-dir", str(path), "--dataset-param", "seq_len=16",
+            "--model", "gpt-tiny", "--width", str(width), "--optimizer", "adamw", "--lr", "0.01",
+            "--batch-size", "16"]
+
+
 def idx_bytes(array: np.ndarray) -> bytes:
     """``array`` (uint8) in the IDX format: ``00 00 08 ndim``, the dimensions as big-endian uint32,
     the bytes in row-major order."""

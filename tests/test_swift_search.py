@@ -20,6 +20,8 @@ from swiftsampler.samplers._swift import SamplerFamily
 from swiftsampler.search import SearchConfig, SwiftSearch
 from swiftsampler.stats import SampleStats
 
+from .fixtures import tiny_gpt_args, write_poem
+
 
 def small(**changes):
     settings = dict(dataset="synthetic", model="mlp", width=32, epochs=4, batch_size=32,
@@ -285,12 +287,9 @@ def test_auto_objective_is_the_tasks_and_a_language_model_search_minimises_the_l
     """``auto`` reads the task: accuracy for classification, the loss in nats per token for a
     language model (the CLI's trial lines and summary say which)."""
     assert SwiftSearch(small(), SearchConfig(), tmp_path / "a").search.objective == "val_acc"
-    path = tmp_path / "poem.txt"
-    path.write_text("the quick brown fox jumps over the lazy dog.\n" * 60, encoding="utf-8")
+    path = write_poem(tmp_path / "poem.txt")
     out = tmp_path / "lm"
-    assert main(["search", "--dataset", "textfile", "--data-dir", str(path), "--dataset-param",
-                 "seq_len=16", "--model", "gpt-tiny", "--width", "16", "--optimizer", "adamw",
-                 "--lr", "0.01", "--epochs", "2", "--batch-size", "16", "--n-trials", "3",
+    assert main(["search", *tiny_gpt_args(path, width=16), "--epochs", "2", "--n-trials", "3",
                  "--search-algo", "random", "--no-plots", "--out", str(out)]) == 0
     captured = capsys.readouterr()
     card = json.loads((out / "sampler.json").read_text())

@@ -25,6 +25,8 @@ from swiftsampler.data.text import (
 from swiftsampler.errors import ConfigError, DataError
 from swiftsampler.report import format_summary
 
+from .fixtures import POEM_LINE, tiny_gpt_args, write_poem
+
 TRAIN = " = Valkyria Chronicles = \n\n Senjō no Valkyria is a game . \n" * 4
 VALID = " = Tower = \n\n The tower is tall . \n" * 2
 TEST = " = Café Society = \n\n A café in Zürich ! \n" * 3  # 'ü', '!', 'S', 'Z', 'f', 'é' unseen
@@ -269,17 +271,14 @@ def test_textfile_bad_input_is_one_line(tmp_path):
 
 
 def test_cli_textfile_gpt_learns_and_reports_nats_per_char(tmp_path, capsys):
-    path = tmp_path / "poem.txt"
-    path.write_text("the quick brown fox jumps over the lazy dog.\n" * 60, encoding="utf-8")
+    path = write_poem(tmp_path / "poem.txt")
     out = tmp_path / "run"
-    assert main(["train", "--dataset", "textfile", "--data-dir", str(path), "--dataset-param",
-                 "seq_len=16", "--model", "gpt-tiny", "--width", "32", "--optimizer", "adamw",
-                 "--lr", "0.01", "--epochs", "3", "--batch-size", "16", "--sampler", "p-sgd",
+    assert main(["train", *tiny_gpt_args(path, width=32), "--epochs", "3", "--sampler", "p-sgd",
                  "--progress", "off", "--out", str(out)]) == 0
     printed = capsys.readouterr().out
     result = json.loads((out / "result.json").read_text())
     vocab = result["data"]["num_classes"]
-    assert vocab == len(set("the quick brown fox jumps over the lazy dog.\n")) + 1
+    assert vocab == len(set(POEM_LINE)) + 1
     assert result["data"]["token_unit"] == "char" and result["task"] == "language-model"
     assert result["test_loss"] < math.log(vocab) - 1 and result["val_loss"] < math.log(vocab) - 1
     assert (f"  loss      test {result['test_loss']:.4f}, val {result['val_loss']:.4f} nats/char"
