@@ -1,9 +1,8 @@
 """Sorting large CPU tensors fast: one int64 key per value, sorted by NumPy's vectorised integer sort.
 
-On a CPU, NumPy's integer sort is faster than ``torch.sort`` of floats with their indices (about 3
-times at 10^7 values on the project's 2-core machine; ``bench/scale.py`` times the planners that use
-it). A key packs a 32-bit sort key above the value's 32-bit index, so the sorted keys carry the order
-with them and equal keys come out in index order.
+On a CPU, NumPy's integer sort is faster than ``torch.sort`` of floats with their indices
+(``bench/scale.py`` times the planners that use it). A key packs a 32-bit sort key above the value's
+32-bit index, so the sorted keys carry the order with them and equal keys come out in index order.
 """
 
 from __future__ import annotations
